@@ -1,0 +1,65 @@
+// Package admit holds the request checks and bookkeeping both admission
+// handlers share, so policy packages only hold policy.
+package admit
+
+import (
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	"github.com/failover-webhook/failover-webhook/pkg/metrics"
+)
+
+// CheckResource returns an error response when the request is for none of
+// want: a misconfigured webhook rule must fail loudly, never allow silently.
+func CheckResource(req admission.Request, webhookKind string, want ...schema.GroupVersionResource) *admission.Response {
+	got := schema.GroupVersionResource{Group: req.Resource.Group, Version: req.Resource.Version, Resource: req.Resource.Resource}
+	if slices.Contains(want, got) {
+		return nil
+	}
+	names := make([]string, len(want))
+	for i, w := range want {
+		names[i] = describe(w)
+	}
+	resp := admission.Errored(http.StatusBadRequest, fmt.Errorf(
+		"this webhook admits %s, not %s; check the rules of the %s webhook configuration",
+		strings.Join(names, " or "), describe(got), webhookKind))
+	return &resp
+}
+
+func describe(r schema.GroupVersionResource) string {
+	if r.Resource == "" {
+		return "a request without a resource"
+	}
+	if r.Group == "" {
+		return r.Version + "/" + r.Resource
+	}
+	return r.Resource + "." + r.Group + "/" + r.Version
+}
+
+// Outcome classifies a response for the decisions metric.
+func Outcome(resp admission.Response) metrics.Decision {
+	switch {
+	case resp.Allowed && len(resp.Patches) > 0:
+		return metrics.Mutated
+	case resp.Allowed && len(resp.AuditAnnotations) > 0:
+		return metrics.Audited
+	case resp.Allowed && len(resp.Warnings) > 0:
+		return metrics.Warned
+	case resp.Allowed:
+		return metrics.Allowed
+	case resp.Result != nil && resp.Result.Reason == metav1.StatusReasonInvalid:
+		return metrics.Denied
+	}
+	return metrics.Errored
+}
+
+// IsDryRun reports whether the request will not be persisted.
+func IsDryRun(req admission.Request) bool {
+	return req.DryRun != nil && *req.DryRun
+}

@@ -1,0 +1,253 @@
+// Package mutate holds the Service rules: which labels an opted-in Service
+// gets so that Istio ambient shares its endpoints across clusters and routes
+// it through a waypoint, and how they are taken back when it opts out.
+package mutate
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/failover-webhook/failover-webhook/pkg/keys"
+)
+
+// Input is everything a mutation decision depends on.
+type Input struct {
+	// Service is the object being admitted. Decide never modifies it.
+	Service *corev1.Service
+	// OldService is the stored object on UPDATE, nil on CREATE.
+	OldService *corev1.Service
+	// NamespaceLabels are the labels of the Service's namespace, read for
+	// its istio.io/use-waypoint and istio.io/use-waypoint-namespace.
+	NamespaceLabels map[string]string
+	// DefaultWaypoint is the waypoint used when neither the Service nor its
+	// namespace names one.
+	DefaultWaypoint string
+}
+
+// Result is the outcome of Decide.
+type Result struct {
+	// Service is the Service as it should be admitted: a modified copy when
+	// Changed, the input otherwise.
+	Service *corev1.Service
+	Changed bool
+	// Warnings are returned to the client as admission warnings.
+	Warnings []string
+}
+
+// Decide applies the Service rules to in.Service.
+func Decide(in Input) Result {
+	svc := in.Service.DeepCopy()
+	d := decision{in: in, svc: svc}
+	switch {
+	case svc.Labels[keys.GatewayManaged] == keys.ManagedByEastWestController:
+		if optedIn(svc) {
+			d.warn("east-west gateway Services are left alone: they carry cross-network traffic for every global Service and must not be routed through a waypoint; remove the %s=%s label from it", keys.Trigger, keys.TriggerValue)
+		}
+		return Result{Service: in.Service, Warnings: d.warnings}
+	case optedIn(svc):
+		d.optIn()
+	default:
+		d.optOut()
+	}
+	if !d.changed {
+		return Result{Service: in.Service, Warnings: d.warnings}
+	}
+	return Result{Service: svc, Changed: true, Warnings: d.warnings}
+}
+
+func optedIn(svc *corev1.Service) bool {
+	return svc.Labels[keys.Trigger] == keys.TriggerValue
+}
+
+func isWaypoint(svc *corev1.Service) bool {
+	return svc.Labels[keys.GatewayManaged] == keys.ManagedByWaypointController
+}
+
+// decision carries the working state of one Decide call.
+type decision struct {
+	in       Input
+	svc      *corev1.Service
+	changed  bool
+	warnings []string
+}
+
+func (d *decision) warn(format string, args ...any) {
+	d.warnings = append(d.warnings, fmt.Sprintf(format, args...))
+}
+
+// optIn sets the labels an opted-in Service needs and records which ones the
+// webhook owns.
+func (d *decision) optIn() {
+	managed := map[string]bool{}
+	// A key listed in the record stays the webhook's while it still holds
+	// the webhook's value; once a person changes it, it is theirs.
+	for _, k := range d.recordedKeys() {
+		if v, ok := d.svc.Labels[k]; ok && d.isWebhookValue(k, v) {
+			managed[k] = true
+		}
+	}
+
+	if v, ok := d.svc.Labels[keys.Global]; !ok {
+		d.setLabel(keys.Global, keys.GlobalValue)
+		managed[keys.Global] = true
+	} else if v != keys.GlobalValue {
+		d.warn("label %s=%q changed to %q: Istio shares a Service's endpoints across clusters only when the value is exactly %q", keys.Global, v, keys.GlobalValue, keys.GlobalValue)
+		d.setLabel(keys.Global, keys.GlobalValue)
+		managed[keys.Global] = true
+	}
+
+	// A waypoint never routes through a waypoint, and Istio ignores
+	// use-waypoint on the waypoint's own Service: it only needs to be global.
+	if !isWaypoint(d.svc) {
+		d.chooseWaypoint(managed)
+	}
+	d.writeRecord(managed)
+}
+
+func (d *decision) chooseWaypoint(managed map[string]bool) {
+	if v, ok := d.svc.Labels[keys.UseWaypoint]; ok {
+		if v == keys.NoWaypoint {
+			d.warnNoWaypoint("the Service")
+		}
+		return
+	}
+	nsWaypoint, ok := d.in.NamespaceLabels[keys.UseWaypoint]
+	if !ok {
+		d.setLabel(keys.UseWaypoint, d.in.DefaultWaypoint)
+		managed[keys.UseWaypoint] = true
+		return
+	}
+	// Copy the namespace's choice so the Service describes itself and
+	// keeps it if the Service is moved or the namespace label changes.
+	d.setLabel(keys.UseWaypoint, nsWaypoint)
+	managed[keys.UseWaypoint] = true
+	if nsWaypoint == keys.NoWaypoint {
+		d.warnNoWaypoint("its namespace")
+	}
+	if ns, ok := d.in.NamespaceLabels[keys.UseWaypointNamespace]; ok {
+		if _, set := d.svc.Labels[keys.UseWaypointNamespace]; !set {
+			d.setLabel(keys.UseWaypointNamespace, ns)
+			managed[keys.UseWaypointNamespace] = true
+		}
+	}
+}
+
+func (d *decision) warnNoWaypoint(where string) {
+	d.warn("%s=%s on %s: no waypoint serves this Service, so the locality failover of its DestinationRule is not enforced; set %s to a waypoint name to enable it", keys.UseWaypoint, keys.NoWaypoint, where, keys.UseWaypoint)
+}
+
+// optOut takes back the labels the webhook set, once the Service no longer
+// carries the trigger label, and drops the record.
+func (d *decision) optOut() {
+	recorded := d.recordedKeys()
+	if len(recorded) == 0 {
+		return
+	}
+	for _, k := range recorded {
+		if v, ok := d.svc.Labels[k]; ok && d.isWebhookValue(k, v) {
+			delete(d.svc.Labels, k)
+			d.changed = true
+		}
+	}
+	if _, ok := d.svc.Annotations[keys.ManagedLabels]; ok {
+		delete(d.svc.Annotations, keys.ManagedLabels)
+		d.changed = true
+	}
+}
+
+// recordedKeys returns the label keys the record says the webhook set: from
+// the incoming object, or from the stored one if the update dropped the
+// record along with the trigger label.
+func (d *decision) recordedKeys() []string {
+	record, ok := d.svc.Annotations[keys.ManagedLabels]
+	if !ok && d.in.OldService != nil {
+		record = d.in.OldService.Annotations[keys.ManagedLabels]
+	}
+	return parseRecord(record)
+}
+
+// isWebhookValue reports whether v is the value the webhook gave key k: the
+// value it would set now, or the value k had before this request if the
+// stored object recorded k as the webhook's (it may have been set from a
+// namespace label that has changed since).
+func (d *decision) isWebhookValue(k, v string) bool {
+	if v == d.webhookValue(k) {
+		return true
+	}
+	old := d.in.OldService
+	if old == nil || !slices.Contains(parseRecord(old.Annotations[keys.ManagedLabels]), k) {
+		return false
+	}
+	oldValue, ok := old.Labels[k]
+	return ok && oldValue == v
+}
+
+// webhookValue is the value the webhook sets for k on this Service now.
+func (d *decision) webhookValue(k string) string {
+	switch k {
+	case keys.Global:
+		return keys.GlobalValue
+	case keys.UseWaypoint:
+		if ns, ok := d.in.NamespaceLabels[keys.UseWaypoint]; ok {
+			return ns
+		}
+		return d.in.DefaultWaypoint
+	case keys.UseWaypointNamespace:
+		if ns, ok := d.in.NamespaceLabels[keys.UseWaypointNamespace]; ok {
+			return ns
+		}
+	}
+	// Keys the webhook never sets (a hand-edited record) never match, so
+	// they are never removed.
+	return "\x00"
+}
+
+func (d *decision) setLabel(k, v string) {
+	if d.svc.Labels == nil {
+		d.svc.Labels = map[string]string{}
+	}
+	if cur, ok := d.svc.Labels[k]; ok && cur == v {
+		return
+	}
+	d.svc.Labels[k] = v
+	d.changed = true
+}
+
+// writeRecord stores the managed keys, sorted so that admitting the output
+// again yields the same string and no patch.
+func (d *decision) writeRecord(managed map[string]bool) {
+	var list []string
+	for k := range managed {
+		list = append(list, k)
+	}
+	sort.Strings(list)
+	want := strings.Join(list, ",")
+	cur, ok := d.svc.Annotations[keys.ManagedLabels]
+	switch {
+	case len(list) == 0 && ok:
+		delete(d.svc.Annotations, keys.ManagedLabels)
+		d.changed = true
+	case len(list) > 0 && (!ok || cur != want):
+		if d.svc.Annotations == nil {
+			d.svc.Annotations = map[string]string{}
+		}
+		d.svc.Annotations[keys.ManagedLabels] = want
+		d.changed = true
+	}
+}
+
+// parseRecord splits the managed-labels annotation, tolerating spaces and
+// empty items a person may have left when editing it.
+func parseRecord(record string) []string {
+	var out []string
+	for _, k := range strings.Split(record, ",") {
+		if k = strings.TrimSpace(k); k != "" {
+			out = append(out, k)
+		}
+	}
+	return out
+}

@@ -1,0 +1,89 @@
+package mutate
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+
+	admissionv1 "k8s.io/api/admission/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	"github.com/failover-webhook/failover-webhook/pkg/admit"
+	"github.com/failover-webhook/failover-webhook/pkg/metrics"
+	"github.com/failover-webhook/failover-webhook/pkg/mode"
+	"github.com/failover-webhook/failover-webhook/pkg/namespaces"
+)
+
+// Path is where the API server sends Service admission reviews.
+const Path = "/mutate-service"
+
+var serviceResource = corev1.SchemeGroupVersion.WithResource("services")
+
+// Handler adapts Decide to admission requests.
+type Handler struct {
+	namespaces      namespaces.LabelGetter
+	defaultWaypoint string
+	decoder         admission.Decoder
+}
+
+var _ admission.Handler = &Handler{}
+
+// NewHandler returns a Handler reading namespace labels from ns and using
+// defaultWaypoint when neither a Service nor its namespace names one.
+func NewHandler(scheme *runtime.Scheme, ns namespaces.LabelGetter, defaultWaypoint string) *Handler {
+	return &Handler{namespaces: ns, defaultWaypoint: defaultWaypoint, decoder: admission.NewDecoder(scheme)}
+}
+
+// Handle implements admission.Handler.
+func (h *Handler) Handle(ctx context.Context, req admission.Request) (resp admission.Response) {
+	nsMode := ""
+	defer func() { metrics.RecordDecision(metrics.WebhookMutate, admit.Outcome(resp), nsMode, admit.IsDryRun(req)) }()
+
+	if bad := admit.CheckResource(req, "mutating", serviceResource); bad != nil {
+		return *bad
+	}
+	if req.Operation != admissionv1.Create && req.Operation != admissionv1.Update {
+		return admission.Allowed(fmt.Sprintf("operation %s is not mutated", req.Operation))
+	}
+
+	svc := &corev1.Service{}
+	if err := h.decoder.Decode(req, svc); err != nil {
+		return admission.Errored(http.StatusBadRequest, fmt.Errorf("decoding the Service in the admission request: %w", err))
+	}
+	var old *corev1.Service
+	if req.Operation == admissionv1.Update {
+		old = &corev1.Service{}
+		if err := h.decoder.DecodeRaw(req.OldObject, old); err != nil {
+			return admission.Errored(http.StatusBadRequest, fmt.Errorf("decoding the old Service in the admission request: %w", err))
+		}
+	}
+
+	nsLabels, err := h.namespaces.NamespaceLabels(ctx, req.Namespace)
+	if err != nil {
+		return admission.Errored(http.StatusInternalServerError, err)
+	}
+	m, modeWarning := mode.FromLabels(nsLabels)
+	nsMode = string(m)
+	if m == mode.Off {
+		return admission.Allowed("namespace mode is off")
+	}
+
+	res := Decide(Input{Service: svc, OldService: old, NamespaceLabels: nsLabels, DefaultWaypoint: h.defaultWaypoint})
+	warnings := res.Warnings
+	if modeWarning != "" {
+		warnings = append(warnings, modeWarning)
+	}
+	if !res.Changed {
+		return admission.Allowed("").WithWarnings(warnings...)
+	}
+	mutated, err := json.Marshal(res.Service)
+	if err != nil {
+		return admission.Errored(http.StatusInternalServerError, fmt.Errorf("encoding the mutated Service: %w", err))
+	}
+	log.FromContext(ctx).V(1).Info("mutating Service", "namespace", req.Namespace, "name", req.Name, "operation", req.Operation)
+	return admission.PatchResponseFromRaw(req.Object.Raw, mutated).WithWarnings(warnings...)
+}

@@ -1,0 +1,148 @@
+package validate
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+
+	"google.golang.org/protobuf/proto"
+	networking "istio.io/api/networking/v1alpha3"
+	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
+	networkingv1alpha3 "istio.io/client-go/pkg/apis/networking/v1alpha3"
+	networkingv1beta1 "istio.io/client-go/pkg/apis/networking/v1beta1"
+	admissionv1 "k8s.io/api/admission/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	"github.com/failover-webhook/failover-webhook/pkg/admit"
+	"github.com/failover-webhook/failover-webhook/pkg/metrics"
+	"github.com/failover-webhook/failover-webhook/pkg/mode"
+	"github.com/failover-webhook/failover-webhook/pkg/namespaces"
+)
+
+// Path is where the API server sends DestinationRule admission reviews.
+const Path = "/validate-destinationrule"
+
+// GroupKind is the kind this package validates, in every served version.
+var GroupKind = schema.GroupKind{Group: networkingv1.GroupName, Kind: "DestinationRule"}
+
+var resources = []schema.GroupVersionResource{
+	networkingv1.SchemeGroupVersion.WithResource("destinationrules"),
+	networkingv1beta1.SchemeGroupVersion.WithResource("destinationrules"),
+	networkingv1alpha3.SchemeGroupVersion.WithResource("destinationrules"),
+}
+
+// Handler adapts Evaluate and Judge to admission requests.
+type Handler struct {
+	namespaces namespaces.LabelGetter
+	decoder    admission.Decoder
+}
+
+var _ admission.Handler = &Handler{}
+
+// NewHandler returns a Handler reading namespace modes from ns. scheme must
+// know the three networking.istio.io versions.
+func NewHandler(scheme *runtime.Scheme, ns namespaces.LabelGetter) *Handler {
+	return &Handler{namespaces: ns, decoder: admission.NewDecoder(scheme)}
+}
+
+// Handle implements admission.Handler.
+func (h *Handler) Handle(ctx context.Context, req admission.Request) (resp admission.Response) {
+	nsMode := ""
+	defer func() {
+		metrics.RecordDecision(metrics.WebhookValidate, admit.Outcome(resp), nsMode, admit.IsDryRun(req))
+	}()
+
+	if bad := admit.CheckResource(req, "validating", resources...); bad != nil {
+		return *bad
+	}
+	if req.Operation != admissionv1.Create && req.Operation != admissionv1.Update {
+		return admission.Allowed(fmt.Sprintf("operation %s is not validated", req.Operation))
+	}
+	if len(req.Object.Raw) == 0 {
+		return admission.Errored(http.StatusBadRequest, fmt.Errorf("the admission request has no object to validate"))
+	}
+	dr, err := h.decode(req.Object, req.Resource.Version)
+	if err != nil {
+		return admission.Errored(http.StatusBadRequest, fmt.Errorf("decoding the DestinationRule in the admission request: %w", err))
+	}
+	specUnchanged := false
+	if req.Operation == admissionv1.Update {
+		old, err := h.decode(req.OldObject, req.Resource.Version)
+		if err != nil {
+			return admission.Errored(http.StatusBadRequest, fmt.Errorf("decoding the old DestinationRule in the admission request: %w", err))
+		}
+		specUnchanged = proto.Equal(spec(old), spec(dr))
+	}
+
+	nsLabels, err := h.namespaces.NamespaceLabels(ctx, req.Namespace)
+	if err != nil {
+		return admission.Errored(http.StatusInternalServerError, err)
+	}
+	m, modeWarning := mode.FromLabels(nsLabels)
+	nsMode = string(m)
+	if m == mode.Off {
+		return admission.Allowed("namespace mode is off")
+	}
+
+	verdict := Judge(m, Evaluate(spec(dr), field.NewPath("spec")), specUnchanged)
+	warnings := verdict.Warnings
+	if modeWarning != "" {
+		warnings = append(warnings, modeWarning)
+	}
+	if !verdict.Allowed {
+		log.FromContext(ctx).V(1).Info("denying DestinationRule", "namespace", req.Namespace, "name", req.Name, "violations", len(verdict.Denials))
+		name := dr.GetName()
+		if name == "" {
+			name = dr.GetGenerateName()
+		}
+		status := apierrors.NewInvalid(GroupKind, name, verdict.Denials).ErrStatus
+		return admission.Response{AdmissionResponse: admissionv1.AdmissionResponse{
+			Allowed:  false,
+			Result:   &status,
+			Warnings: warnings,
+		}}
+	}
+	resp = admission.Allowed("").WithWarnings(warnings...)
+	resp.AuditAnnotations = verdict.AuditAnnotations
+	return resp
+}
+
+// decode reads a DestinationRule of the given networking.istio.io version
+// into its istio.io/client-go type, whose spec decodes through Istio's own
+// jsonpb unmarshaler (camelCase and snake_case, unknown fields dropped).
+func (h *Handler) decode(raw runtime.RawExtension, version string) (client.Object, error) {
+	var obj client.Object
+	switch version {
+	case networkingv1.SchemeGroupVersion.Version:
+		obj = &networkingv1.DestinationRule{}
+	case networkingv1beta1.SchemeGroupVersion.Version:
+		obj = &networkingv1beta1.DestinationRule{}
+	default:
+		obj = &networkingv1alpha3.DestinationRule{}
+	}
+	if err := h.decoder.DecodeRaw(raw, obj); err != nil {
+		return nil, err
+	}
+	return obj, nil
+}
+
+// spec returns the spec of a DestinationRule of any version; all three
+// client-go types embed the same istio.io/api message.
+func spec(obj client.Object) *networking.DestinationRule {
+	switch dr := obj.(type) {
+	case *networkingv1.DestinationRule:
+		return &dr.Spec
+	case *networkingv1beta1.DestinationRule:
+		return &dr.Spec
+	case *networkingv1alpha3.DestinationRule:
+		return &dr.Spec
+	}
+	panic(fmt.Sprintf("not a DestinationRule: %T", obj))
+}
+
