@@ -175,7 +175,11 @@ func (d *decision) recordedKeys() []string {
 // stored object recorded k as the webhook's (it may have been set from a
 // namespace label that has changed since).
 func (d *decision) isWebhookValue(k, v string) bool {
-	if v == d.webhookValue(k) {
+	if !slices.Contains(labelsSet, k) {
+		// A hand-edited record may name any key; only these are ever ours.
+		return false
+	}
+	if want, ok := d.webhookValue(k); ok && v == want {
 		return true
 	}
 	old := d.in.OldService
@@ -186,25 +190,26 @@ func (d *decision) isWebhookValue(k, v string) bool {
 	return ok && oldValue == v
 }
 
-// webhookValue is the value the webhook sets for k on this Service now.
-func (d *decision) webhookValue(k string) string {
+// webhookValue is the value the webhook sets for k on this Service now, if
+// it sets k at all.
+func (d *decision) webhookValue(k string) (string, bool) {
 	switch k {
 	case keys.Global:
-		return keys.GlobalValue
+		return keys.GlobalValue, true
 	case keys.UseWaypoint:
 		if ns, ok := d.in.NamespaceLabels[keys.UseWaypoint]; ok {
-			return ns
+			return ns, true
 		}
-		return d.in.DefaultWaypoint
+		return d.in.DefaultWaypoint, true
 	case keys.UseWaypointNamespace:
-		if ns, ok := d.in.NamespaceLabels[keys.UseWaypointNamespace]; ok {
-			return ns
-		}
+		ns, ok := d.in.NamespaceLabels[keys.UseWaypointNamespace]
+		return ns, ok
 	}
-	// Keys the webhook never sets (a hand-edited record) never match, so
-	// they are never removed.
-	return "\x00"
+	return "", false
 }
+
+// labelsSet lists every label key the webhook may set.
+var labelsSet = []string{keys.Global, keys.UseWaypoint, keys.UseWaypointNamespace}
 
 func (d *decision) setLabel(k, v string) {
 	if d.svc.Labels == nil {

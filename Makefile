@@ -1,0 +1,62 @@
+# failover-webhook
+#
+# Everything a fresh clone needs is built here from the Go module proxy:
+# the webhook, and kube-apiserver, etcd and kubectl for the tests (cached in
+# bin/k8s, rebuilt only when the pinned versions change).
+
+SHELL := /usr/bin/env bash -o pipefail
+.SHELLFLAGS := -ec
+.DEFAULT_GOAL := help
+
+BIN_DIR ?= $(CURDIR)/bin
+# Control-plane versions follow go.mod: k8s.io/api v0.Y.Z goes with Kubernetes v1.Y.Z.
+K8S_VERSION  ?= $(shell go list -m -f '{{.Version}}' k8s.io/api | sed 's/^v0\./v1./')
+ETCD_VERSION ?= v3.6.16
+# A user who already has the binaries (setup-envtest, a distribution) points
+# KUBEBUILDER_ASSETS at them and nothing is built.
+ifdef KUBEBUILDER_ASSETS
+ENVTEST_ASSETS := $(KUBEBUILDER_ASSETS)
+ENVTEST_BUILD  :=
+else
+ENVTEST_ASSETS := $(BIN_DIR)/k8s
+ENVTEST_BUILD  := envtest-assets
+endif
+
+GO_TEST_FLAGS ?=
+
+##@ General
+
+.PHONY: help
+help: ## Show this help.
+	@awk 'BEGIN {FS = ":.*##"; printf "Usage: make \033[36m<target>\033[0m\n"} /^[a-zA-Z_0-9-]+:.*?##/ { printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2 } /^##@/ { printf "\n\033[1m%s\033[0m\n", substr($$0, 5) }' $(MAKEFILE_LIST)
+
+##@ Development
+
+.PHONY: build
+build: ## Build bin/webhook.
+	go build -o $(BIN_DIR)/webhook ./cmd/webhook
+
+.PHONY: vet
+vet: ## Run go vet.
+	go vet ./...
+
+.PHONY: fmt-check
+fmt-check: ## Fail if any Go file is not gofmt-clean.
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+.PHONY: lint
+lint: fmt-check vet ## gofmt check and go vet.
+
+.PHONY: test
+test: lint $(ENVTEST_BUILD) ## Run every test: unit, handler, fuzz seed corpora, manifests and control-plane tests.
+	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) go test $(GO_TEST_FLAGS) ./...
+
+.PHONY: certs
+certs: ## Write a local CA and serving certificate into certs/out.
+	go run ./certs/gen -out certs/out
+
+##@ Control plane
+
+.PHONY: envtest-assets
+envtest-assets: ## Build kube-apiserver, etcd and kubectl into bin/k8s from the Go module proxy.
+	hack/envtest-assets.sh $(BIN_DIR)/k8s $(K8S_VERSION) $(ETCD_VERSION)
