@@ -41,7 +41,9 @@ func NewHandler(scheme *runtime.Scheme, ns namespaces.LabelGetter, defaultWaypoi
 // Handle implements admission.Handler.
 func (h *Handler) Handle(ctx context.Context, req admission.Request) (resp admission.Response) {
 	nsMode := ""
-	defer func() { metrics.RecordDecision(metrics.WebhookMutate, admit.Outcome(resp), nsMode, admit.IsDryRun(req)) }()
+	defer func() {
+		metrics.RecordDecision(metrics.WebhookMutate, admit.Outcome(resp), nsMode, admit.IsDryRun(req))
+	}()
 
 	if bad := admit.CheckResource(req, "mutating", serviceResource); bad != nil {
 		return *bad

@@ -145,4 +145,3 @@ func spec(obj client.Object) *networking.DestinationRule {
 	}
 	panic(fmt.Sprintf("not a DestinationRule: %T", obj))
 }
-
