@@ -60,3 +60,10 @@ certs: ## Write a local CA and serving certificate into certs/out.
 .PHONY: envtest-assets
 envtest-assets: ## Build kube-apiserver, etcd and kubectl into bin/k8s from the Go module proxy.
 	hack/envtest-assets.sh $(BIN_DIR)/k8s $(K8S_VERSION) $(ETCD_VERSION)
+
+##@ Local control plane
+
+.PHONY: run
+run: $(ENVTEST_BUILD) ## Start a local control plane with the webhook, print kubectl commands to try; serves until Ctrl-C.
+	go build -o $(BIN_DIR)/local-control-plane ./test/run
+	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) $(BIN_DIR)/local-control-plane
