@@ -10,6 +10,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	kjson "k8s.io/apimachinery/pkg/runtime/serializer/json"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"github.com/failover-webhook/failover-webhook/pkg/metrics"
@@ -62,4 +63,23 @@ func Outcome(resp admission.Response) metrics.Decision {
 // IsDryRun reports whether the request will not be persisted.
 func IsDryRun(req admission.Request) bool {
 	return req.DryRun != nil && *req.DryRun
+}
+
+// CheckTypeMeta returns an error unless raw declares exactly the apiVersion
+// and kind want. The API server always sends both; an object without them
+// would otherwise decode silently as whatever type it is decoded into.
+func CheckTypeMeta(raw []byte, want schema.GroupVersionKind) error {
+	got, err := kjson.DefaultMetaFactory.Interpret(raw)
+	if err != nil {
+		return fmt.Errorf("reading apiVersion and kind: %w", err)
+	}
+	switch {
+	case got.Kind == "":
+		return fmt.Errorf("the object has no kind; want kind %s, apiVersion %s", want.Kind, want.GroupVersion())
+	case got.Version == "":
+		return fmt.Errorf("the object has no apiVersion; want apiVersion %s", want.GroupVersion())
+	case *got != want:
+		return fmt.Errorf("the object is a %s %s, want %s %s", got.GroupVersion(), got.Kind, want.GroupVersion(), want.Kind)
+	}
+	return nil
 }

@@ -85,7 +85,9 @@ func (d *decision) optIn() {
 	managed := map[string]bool{}
 	// A key listed in the record stays the webhook's while it still holds
 	// the webhook's value; once a person changes it, it is theirs.
-	for _, k := range d.recordedKeys() {
+	// Only the incoming record counts here: a person who blanks it takes
+	// the labels over, and the result must be stable when re-admitted.
+	for _, k := range parseRecord(d.svc.Annotations[keys.ManagedLabels]) {
 		if v, ok := d.svc.Labels[k]; ok && d.isWebhookValue(k, v) {
 			managed[k] = true
 		}
@@ -159,15 +161,20 @@ func (d *decision) optOut() {
 	}
 }
 
-// recordedKeys returns the label keys the record says the webhook set: from
-// the incoming object, or from the stored one if the update dropped the
-// record along with the trigger label.
+// recordedKeys returns the label keys the record says the webhook set, in
+// the incoming object or in the stored one: an update may drop or rewrite
+// the record along with the trigger label, and a reinvocation sees the
+// record already removed, so both must lead to the same result.
 func (d *decision) recordedKeys() []string {
-	record, ok := d.svc.Annotations[keys.ManagedLabels]
-	if !ok && d.in.OldService != nil {
-		record = d.in.OldService.Annotations[keys.ManagedLabels]
+	recorded := parseRecord(d.svc.Annotations[keys.ManagedLabels])
+	if d.in.OldService != nil {
+		for _, k := range parseRecord(d.in.OldService.Annotations[keys.ManagedLabels]) {
+			if !slices.Contains(recorded, k) {
+				recorded = append(recorded, k)
+			}
+		}
 	}
-	return parseRecord(record)
+	return recorded
 }
 
 // isWebhookValue reports whether v is the value the webhook gave key k: the

@@ -1,6 +1,7 @@
 package mutate
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -52,14 +53,13 @@ func (h *Handler) Handle(ctx context.Context, req admission.Request) (resp admis
 		return admission.Allowed(fmt.Sprintf("operation %s is not mutated", req.Operation))
 	}
 
-	svc := &corev1.Service{}
-	if err := h.decoder.Decode(req, svc); err != nil {
+	svc, err := h.decode(req.Object)
+	if err != nil {
 		return admission.Errored(http.StatusBadRequest, fmt.Errorf("decoding the Service in the admission request: %w", err))
 	}
 	var old *corev1.Service
 	if req.Operation == admissionv1.Update {
-		old = &corev1.Service{}
-		if err := h.decoder.DecodeRaw(req.OldObject, old); err != nil {
+		if old, err = h.decode(req.OldObject); err != nil {
 			return admission.Errored(http.StatusBadRequest, fmt.Errorf("decoding the old Service in the admission request: %w", err))
 		}
 	}
@@ -82,10 +82,52 @@ func (h *Handler) Handle(ctx context.Context, req admission.Request) (resp admis
 	if !res.Changed {
 		return admission.Allowed("").WithWarnings(warnings...)
 	}
-	mutated, err := json.Marshal(res.Service)
+	mutated, err := withMetadata(req.Object.Raw, res.Service.Labels, res.Service.Annotations)
 	if err != nil {
 		return admission.Errored(http.StatusInternalServerError, fmt.Errorf("encoding the mutated Service: %w", err))
 	}
 	log.FromContext(ctx).V(1).Info("mutating Service", "namespace", req.Namespace, "name", req.Name, "operation", req.Operation)
 	return admission.PatchResponseFromRaw(req.Object.Raw, mutated).WithWarnings(warnings...)
+}
+
+var serviceKind = corev1.SchemeGroupVersion.WithKind("Service")
+
+func (h *Handler) decode(raw runtime.RawExtension) (*corev1.Service, error) {
+	if len(raw.Raw) == 0 {
+		return nil, fmt.Errorf("the admission request has no object to mutate")
+	}
+	if err := admit.CheckTypeMeta(raw.Raw, serviceKind); err != nil {
+		return nil, err
+	}
+	svc := &corev1.Service{}
+	if err := h.decoder.DecodeRaw(raw, svc); err != nil {
+		return nil, err
+	}
+	return svc, nil
+}
+
+// withMetadata returns raw with its labels and annotations replaced. The
+// patch is computed against this rather than the re-encoded typed Service,
+// so fields this build's k8s.io/api does not know (a newer API server's)
+// are never removed by the patch.
+func withMetadata(raw []byte, labels, annotations map[string]string) ([]byte, error) {
+	var obj map[string]any
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber() // keep integers exact
+	if err := dec.Decode(&obj); err != nil {
+		return nil, err
+	}
+	meta, _ := obj["metadata"].(map[string]any)
+	if meta == nil {
+		meta = map[string]any{}
+		obj["metadata"] = meta
+	}
+	for key, value := range map[string]map[string]string{"labels": labels, "annotations": annotations} {
+		if len(value) == 0 {
+			delete(meta, key)
+		} else {
+			meta[key] = value
+		}
+	}
+	return json.Marshal(obj)
 }

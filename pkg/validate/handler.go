@@ -64,9 +64,6 @@ func (h *Handler) Handle(ctx context.Context, req admission.Request) (resp admis
 	if req.Operation != admissionv1.Create && req.Operation != admissionv1.Update {
 		return admission.Allowed(fmt.Sprintf("operation %s is not validated", req.Operation))
 	}
-	if len(req.Object.Raw) == 0 {
-		return admission.Errored(http.StatusBadRequest, fmt.Errorf("the admission request has no object to validate"))
-	}
 	dr, err := h.decode(req.Object, req.Resource.Version)
 	if err != nil {
 		return admission.Errored(http.StatusBadRequest, fmt.Errorf("decoding the DestinationRule in the admission request: %w", err))
@@ -117,6 +114,12 @@ func (h *Handler) Handle(ctx context.Context, req admission.Request) (resp admis
 // into its istio.io/client-go type, whose spec decodes through Istio's own
 // jsonpb unmarshaler (camelCase and snake_case, unknown fields dropped).
 func (h *Handler) decode(raw runtime.RawExtension, version string) (client.Object, error) {
+	if len(raw.Raw) == 0 {
+		return nil, fmt.Errorf("the admission request has no object to validate")
+	}
+	if err := admit.CheckTypeMeta(raw.Raw, GroupKind.WithVersion(version)); err != nil {
+		return nil, err
+	}
 	var obj client.Object
 	switch version {
 	case networkingv1.SchemeGroupVersion.Version:
