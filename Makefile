@@ -64,6 +64,6 @@ envtest-assets: ## Build kube-apiserver, etcd and kubectl into bin/k8s from the 
 ##@ Local control plane
 
 .PHONY: run
-run: $(ENVTEST_BUILD) ## Start a local control plane with the webhook, print kubectl commands to try; serves until Ctrl-C.
+run: build $(ENVTEST_BUILD) ## Start a local control plane with bin/webhook serving it, print kubectl commands to try; serves until Ctrl-C.
 	go build -o $(BIN_DIR)/local-control-plane ./test/run
-	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) $(BIN_DIR)/local-control-plane
+	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) $(BIN_DIR)/local-control-plane --webhook-binary $(BIN_DIR)/webhook

@@ -12,6 +12,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -41,6 +42,11 @@ type Options struct {
 	// NoWebhook starts the control plane without the webhook configurations
 	// and without the webhook; InstallWebhook adds both later.
 	NoWebhook bool
+	// WebhookBinary, when set, runs the webhook as that `webhook` executable
+	// (`webhook serve` with flags) in a child process, instead of running
+	// pkg/server in this process; its output goes to WebhookLog.
+	WebhookBinary string
+	WebhookLog    io.Writer
 	// AuditLog makes the API server write an audit log of DestinationRule
 	// requests, at Metadata level (annotations included), to
 	// Cluster.AuditLogPath.
@@ -66,6 +72,10 @@ type Cluster struct {
 	// AuditLogPath is the API server's audit log; empty unless
 	// Options.AuditLog.
 	AuditLogPath string
+	// WebhookProbeAddress and WebhookMetricsAddress are where a webhook
+	// run from Options.WebhookBinary serves /healthz, /readyz and /metrics.
+	WebhookProbeAddress   string
+	WebhookMetricsAddress string
 	// Webhook says where the webhook serves and which configurations were
 	// installed; zero until the webhook is installed.
 	Webhook envtest.WebhookInstallOptions

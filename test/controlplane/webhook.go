@@ -7,8 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os/exec"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	istionetworking "istio.io/api/networking/v1alpha3"
@@ -64,19 +66,27 @@ func (c *Cluster) startWebhook(ctx context.Context) error {
 	opts.CertDir = c.Webhook.LocalServingCertDir
 	opts.WaypointName = c.opts.WaypointName
 	// controller-runtime's metrics registry is global to the process, so
-	// no cluster serves it; tests read the registry directly.
+	// no in-process cluster serves it; tests read the registry directly.
 	opts.MetricsBindAddress = "0"
 	opts.HealthProbeBindAddress = "0"
 	opts.GracefulShutdownTimeout = 5 * time.Second
-	mgr, err := server.NewManager(rest.CopyConfig(c.adminConfig), opts)
-	if err != nil {
-		return err
-	}
 
-	runCtx, stop := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- mgr.Start(runCtx) }()
-	c.stopWebhook, c.webhookDone = stop, done
+	var done chan error
+	if c.opts.WebhookBinary != "" {
+		var err error
+		if done, err = c.execWebhook(opts); err != nil {
+			return err
+		}
+	} else {
+		mgr, err := server.NewManager(rest.CopyConfig(c.adminConfig), opts)
+		if err != nil {
+			return err
+		}
+		runCtx, stop := context.WithCancel(context.Background())
+		done = make(chan error, 1)
+		go func() { done <- mgr.Start(runCtx) }()
+		c.stopWebhook, c.webhookDone = stop, done
+	}
 
 	roots := x509.NewCertPool()
 	roots.AppendCertsFromPEM(c.Webhook.LocalServingCAData)
@@ -192,4 +202,47 @@ func probeDestinationRule() *networkingv1.DestinationRule {
 		LocalityLbSetting: &istionetworking.LocalityLoadBalancerSetting{FailoverPriority: []string{"topology.istio.io/cluster"}},
 	}}
 	return dr
+}
+
+// execWebhook runs `webhook serve` from Options.WebhookBinary with the
+// flags a Deployment would pass, probes and metrics on free loopback ports.
+// Stopping it sends SIGTERM, as the kubelet does; a non-zero exit is an error.
+func (c *Cluster) execWebhook(opts server.Options) (chan error, error) {
+	probe, err := freeAddress()
+	if err != nil {
+		return nil, err
+	}
+	metricsAddr, err := freeAddress()
+	if err != nil {
+		return nil, err
+	}
+	c.WebhookProbeAddress, c.WebhookMetricsAddress = probe, metricsAddr
+	cmd := exec.Command(c.opts.WebhookBinary, "serve",
+		"--kubeconfig="+c.KubeconfigPath,
+		"--cert-dir="+opts.CertDir,
+		"--port="+strconv.Itoa(opts.Port),
+		"--waypoint-name="+opts.WaypointName,
+		"--health-probe-bind-address="+probe,
+		"--metrics-bind-address="+metricsAddr,
+		"--graceful-shutdown-timeout="+opts.GracefulShutdownTimeout.String(),
+	)
+	cmd.Stdout, cmd.Stderr = c.opts.WebhookLog, c.opts.WebhookLog
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("starting %s: %w", c.opts.WebhookBinary, err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	c.webhookDone = done
+	c.stopWebhook = func() { _ = cmd.Process.Signal(syscall.SIGTERM) }
+	return done, nil
+}
+
+// freeAddress returns a loopback address with a port free right now.
+func freeAddress() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer l.Close()
+	return l.Addr().String(), nil
 }

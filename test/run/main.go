@@ -32,6 +32,7 @@ func main() {
 
 func run() error {
 	waypoint := flag.String("waypoint-name", "waypoint", "the webhook's --waypoint-name: the waypoint opted-in Services get when neither they nor their namespace name one")
+	binary := flag.String("webhook-binary", "", "run this `webhook` executable (webhook serve) instead of the webhook code linked into this program; its log goes to stderr")
 	flag.Parse()
 	ctrllog.SetLogger(zap.New(zap.WriteTo(os.Stderr)))
 
@@ -40,7 +41,7 @@ func run() error {
 	startCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	fmt.Fprintln(os.Stderr, "starting kube-apiserver, etcd and failover-webhook ...")
-	c, err := controlplane.Start(startCtx, controlplane.Options{Name: "local", WaypointName: *waypoint})
+	c, err := controlplane.Start(startCtx, controlplane.Options{Name: "local", WaypointName: *waypoint, WebhookBinary: *binary, WebhookLog: os.Stderr})
 	if err != nil {
 		return err
 	}
