@@ -67,3 +67,8 @@ envtest-assets: ## Build kube-apiserver, etcd and kubectl into bin/k8s from the 
 run: build $(ENVTEST_BUILD) ## Start a local control plane with bin/webhook serving it, print kubectl commands to try; serves until Ctrl-C.
 	go build -o $(BIN_DIR)/local-control-plane ./test/run
 	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) $(BIN_DIR)/local-control-plane --webhook-binary $(BIN_DIR)/webhook
+
+.PHONY: demo
+demo: $(ENVTEST_BUILD) ## Play Istio's multicluster failover guide with kubectl on two local control planes with the webhook; fails if the webhook does not do what the guide needs.
+	go build -o $(BIN_DIR)/demo ./test/demo
+	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) $(BIN_DIR)/demo

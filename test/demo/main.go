@@ -1,0 +1,163 @@
+// Command demo plays Istio's guide "Configure failover behavior in
+// multicluster ambient installation" with kubectl on two local control
+// planes, cluster1 and cluster2, each running failover-webhook, and prints
+// what each step applied and what the webhook did. It is also a check: it
+// exits 1 when the webhook does not do what the guide needs. The clusters
+// are stopped on exit, Ctrl-C included. `make demo` builds and runs it.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+
+	"github.com/failover-webhook/failover-webhook/test/seed"
+)
+
+// timeout bounds the whole demo, which takes about 15 seconds.
+const timeout = 3 * time.Minute
+
+func main() {
+	if err := run(os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "demo failed:", err)
+		os.Exit(1)
+	}
+}
+
+func run(out io.Writer) (err error) {
+	// The webhooks log through controller-runtime; only errors reach
+	// stderr unless --zap-log-level says otherwise.
+	flags := flag.NewFlagSet(os.Args[0], flag.ExitOnError)
+	flags.Usage = func() {
+		fmt.Fprintf(flags.Output(), `Usage: %s [flags]
+
+Plays Istio's multicluster ambient failover guide on two local control planes
+running failover-webhook. KUBEBUILDER_ASSETS names the folder holding
+kube-apiserver, etcd and kubectl (default: bin/k8s of the repository).
+
+Flags (the webhooks' logging):
+`, os.Args[0])
+		flags.PrintDefaults()
+	}
+	logOpts := zap.Options{}
+	logOpts.BindFlags(flags)
+	if err := flags.Set("zap-log-level", "error"); err != nil {
+		return err
+	}
+	_ = flags.Parse(os.Args[1:]) // ExitOnError
+	ctrllog.SetLogger(zap.New(zap.UseFlagOptions(&logOpts)))
+	names := strings.Join(seed.ClusterNames, " and ")
+
+	interrupted, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	ctx, cancel := context.WithTimeout(interrupted, timeout)
+	defer cancel()
+	defer func() {
+		if err != nil && interrupted.Err() != nil {
+			err = errors.New("interrupted")
+		}
+	}()
+
+	fmt.Fprintf(out, `Istio's guide "Configure failover behavior in multicluster ambient installation", played with
+kubectl on two local control planes, %s, each running failover-webhook.
+"cluster1$ kubectl ..." runs kubectl with cluster1's kubeconfig; below it are kubectl's output and
+what the webhook did.
+
+`, names)
+
+	started := time.Now()
+	clusters, err := seed.StartClusters(ctx, seed.ClusterNames...)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if stopErr := seed.StopClusters(clusters); stopErr != nil {
+			fmt.Fprintln(os.Stderr, "stopping the clusters:", stopErr)
+		}
+	}()
+	startup := time.Since(started)
+	fmt.Fprintf(out, "Started %s (kube-apiserver, etcd and failover-webhook each) in %s.\n",
+		names, startup.Round(100*time.Millisecond))
+
+	cacheDir, err := os.MkdirTemp("", "failover-webhook-demo-kubectl-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(cacheDir)
+
+	steps := seed.Steps()
+	failed, replaced := 0, 0
+	for i, step := range steps {
+		printStep(out, i+1, len(steps), step)
+		replaced += len(step.Replaces)
+		var first *seed.Result
+		for _, c := range clusters {
+			r := step.Run(ctx, seed.Kubectl{Cluster: c, CacheDir: cacheDir})
+			printResult(out, step, r, first)
+			failed += len(r.Problems)
+			if first == nil {
+				first = &r
+			}
+		}
+		if ctx.Err() != nil {
+			return context.Cause(ctx)
+		}
+	}
+
+	fmt.Fprintln(out)
+	if failed > 0 {
+		return fmt.Errorf("%d expectations not met; see the FAIL lines above", failed)
+	}
+	fmt.Fprintf(out, "OK: in %s the webhook did the guide's %d manual kubectl label commands and denied the DestinationRule without outlierDetection (%d steps, %s in all, %s of it starting the clusters).\n",
+		names, replaced, len(steps),
+		time.Since(started).Round(100*time.Millisecond), startup.Round(100*time.Millisecond))
+	return nil
+}
+
+// printStep prints what a step does, the guide's commands it replaces and
+// the manifest it applies.
+func printStep(out io.Writer, n, total int, step seed.Step) {
+	fmt.Fprintf(out, "\n== %d/%d %s\n", n, total, step.Title)
+	if step.Note != "" {
+		fmt.Fprintln(out, step.Note)
+	}
+	if len(step.Replaces) > 0 {
+		fmt.Fprintln(out, "Instead of the guide's")
+		for _, cmd := range step.Replaces {
+			fmt.Fprintln(out, "  "+cmd)
+		}
+	}
+	if step.File != "" {
+		fmt.Fprintf(out, "%s:\n", step.File)
+		for line := range strings.Lines(step.Manifest) {
+			fmt.Fprint(out, "  "+line)
+		}
+	}
+}
+
+// printResult prints kubectl's output and what the webhook did in one
+// cluster, or only that it was the same as in the first cluster.
+func printResult(out io.Writer, step seed.Step, r seed.Result, first *seed.Result) {
+	fmt.Fprintf(out, "%s$ %s\n", r.Cluster, step.Command())
+	if first != nil && slices.Equal(r.Output, first.Output) && slices.Equal(r.Report, first.Report) {
+		fmt.Fprintf(out, "  (the same output, and the webhook did the same, as in %s)\n", first.Cluster)
+	} else {
+		for _, line := range append(slices.Clip(r.Output), r.Report...) {
+			fmt.Fprintln(out, "  "+line)
+		}
+	}
+	for _, p := range r.Problems {
+		fmt.Fprintln(out, "  FAIL: "+p)
+	}
+}
