@@ -9,9 +9,11 @@ import (
 	"strings"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	kjson "k8s.io/apimachinery/pkg/runtime/serializer/json"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+	sigsjson "sigs.k8s.io/json"
 
 	"github.com/failover-webhook/failover-webhook/pkg/metrics"
 )
@@ -82,4 +84,15 @@ func CheckTypeMeta(raw []byte, want schema.GroupVersionKind) error {
 		return fmt.Errorf("the object is a %s %s, want %s %s", got.GroupVersion(), got.Kind, want.GroupVersion(), want.Kind)
 	}
 	return nil
+}
+
+// DecodeInto checks that raw, an object of an admission request, declares
+// want, and decodes it into the typed object into: what controller-runtime's
+// decoder does for a registered type (the same case-sensitive JSON decoding
+// as the API machinery), without reading apiVersion and kind a second time.
+func DecodeInto(raw []byte, want schema.GroupVersionKind, into runtime.Object) error {
+	if err := CheckTypeMeta(raw, want); err != nil {
+		return err
+	}
+	return sigsjson.UnmarshalCaseSensitivePreserveInts(raw, into)
 }

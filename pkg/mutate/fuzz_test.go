@@ -69,7 +69,7 @@ func FuzzMutateHandler(f *testing.F) {
 		f.Fatal(err)
 	}
 	recoverPanic := false
-	wh := &webhook.Admission{Handler: mutate.NewHandler(scheme, fuzzNamespaces, defaultWaypoint), RecoverPanic: &recoverPanic}
+	wh := &webhook.Admission{Handler: mutate.NewHandler(fuzzNamespaces, defaultWaypoint), RecoverPanic: &recoverPanic}
 	decoder := admission.NewDecoder(scheme)
 
 	f.Fuzz(func(t *testing.T, object, oldObject []byte, update bool, body []byte) {

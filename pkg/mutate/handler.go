@@ -28,15 +28,14 @@ var serviceResource = corev1.SchemeGroupVersion.WithResource("services")
 type Handler struct {
 	namespaces      namespaces.LabelGetter
 	defaultWaypoint string
-	decoder         admission.Decoder
 }
 
 var _ admission.Handler = &Handler{}
 
 // NewHandler returns a Handler reading namespace labels from ns and using
 // defaultWaypoint when neither a Service nor its namespace names one.
-func NewHandler(scheme *runtime.Scheme, ns namespaces.LabelGetter, defaultWaypoint string) *Handler {
-	return &Handler{namespaces: ns, defaultWaypoint: defaultWaypoint, decoder: admission.NewDecoder(scheme)}
+func NewHandler(ns namespaces.LabelGetter, defaultWaypoint string) *Handler {
+	return &Handler{namespaces: ns, defaultWaypoint: defaultWaypoint}
 }
 
 // Handle implements admission.Handler.
@@ -68,26 +67,42 @@ func (h *Handler) Handle(ctx context.Context, req admission.Request) (resp admis
 	if err != nil {
 		return admission.Errored(http.StatusInternalServerError, err)
 	}
-	m, modeWarning := mode.FromLabels(nsLabels)
-	nsMode = string(m)
-	if m == mode.Off {
+	res := Admit(Input{Service: svc, OldService: old, NamespaceLabels: nsLabels, DefaultWaypoint: h.defaultWaypoint})
+	nsMode = string(res.Mode)
+	if res.Mode == mode.Off {
 		return admission.Allowed("namespace mode is off")
 	}
-
-	res := Decide(Input{Service: svc, OldService: old, NamespaceLabels: nsLabels, DefaultWaypoint: h.defaultWaypoint})
-	warnings := res.Warnings
-	if modeWarning != "" {
-		warnings = append(warnings, modeWarning)
-	}
+	warnings := res.AllWarnings()
 	if !res.Changed {
 		return admission.Allowed("").WithWarnings(warnings...)
 	}
-	mutated, err := withMetadata(req.Object.Raw, res.Service.Labels, res.Service.Annotations)
+	original, err := labelsAndAnnotations(svc)
 	if err != nil {
-		return admission.Errored(http.StatusInternalServerError, fmt.Errorf("encoding the mutated Service: %w", err))
+		return admission.Errored(http.StatusInternalServerError, fmt.Errorf("encoding the Service's labels: %w", err))
+	}
+	mutated, err := labelsAndAnnotations(res.Service)
+	if err != nil {
+		return admission.Errored(http.StatusInternalServerError, fmt.Errorf("encoding the mutated Service's labels: %w", err))
 	}
 	log.FromContext(ctx).V(1).Info("mutating Service", "namespace", req.Namespace, "name", req.Name, "operation", req.Operation)
-	return admission.PatchResponseFromRaw(req.Object.Raw, mutated).WithWarnings(warnings...)
+	return admission.PatchResponseFromRaw(original, mutated).WithWarnings(warnings...)
+}
+
+// labelsAndAnnotations returns the only part of a Service the rules change,
+// {"metadata":{"labels":...,"annotations":...}}, an empty map as absent as
+// in WithMetadata. Diffing it before and after the rules gives the patch
+// diffing the whole objects would (nothing else differs) for a fraction of
+// the cost, and the patch never touches other fields, such as those this
+// build's k8s.io/api does not know (a newer API server's).
+func labelsAndAnnotations(svc *corev1.Service) ([]byte, error) {
+	meta := map[string]map[string]string{}
+	if len(svc.Labels) > 0 {
+		meta["labels"] = svc.Labels
+	}
+	if len(svc.Annotations) > 0 {
+		meta["annotations"] = svc.Annotations
+	}
+	return json.Marshal(map[string]any{"metadata": meta})
 }
 
 var serviceKind = corev1.SchemeGroupVersion.WithKind("Service")
@@ -96,21 +111,18 @@ func (h *Handler) decode(raw runtime.RawExtension) (*corev1.Service, error) {
 	if len(raw.Raw) == 0 {
 		return nil, fmt.Errorf("the admission request has no object to mutate")
 	}
-	if err := admit.CheckTypeMeta(raw.Raw, serviceKind); err != nil {
-		return nil, err
-	}
 	svc := &corev1.Service{}
-	if err := h.decoder.DecodeRaw(raw, svc); err != nil {
+	if err := admit.DecodeInto(raw.Raw, serviceKind, svc); err != nil {
 		return nil, err
 	}
 	return svc, nil
 }
 
-// withMetadata returns raw with its labels and annotations replaced. The
+// WithMetadata returns raw with its labels and annotations replaced. The
 // patch is computed against this rather than the re-encoded typed Service,
 // so fields this build's k8s.io/api does not know (a newer API server's)
 // are never removed by the patch.
-func withMetadata(raw []byte, labels, annotations map[string]string) ([]byte, error) {
+func WithMetadata(raw []byte, labels, annotations map[string]string) ([]byte, error) {
 	var obj map[string]any
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber() // keep integers exact

@@ -23,7 +23,6 @@ import (
 	"github.com/failover-webhook/failover-webhook/pkg/metrics"
 	"github.com/failover-webhook/failover-webhook/pkg/mutate"
 	"github.com/failover-webhook/failover-webhook/pkg/namespaces"
-	"github.com/failover-webhook/failover-webhook/pkg/server"
 )
 
 const (
@@ -115,11 +114,7 @@ func (r review) body(t testing.TB) []byte {
 // newServer serves the mutating webhook as `webhook serve` registers it.
 func newServer(t testing.TB, ns namespaces.LabelGetter) *httptest.Server {
 	t.Helper()
-	scheme, err := server.NewScheme()
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(&webhook.Admission{Handler: mutate.NewHandler(scheme, ns, defaultWaypoint)})
+	srv := httptest.NewServer(&webhook.Admission{Handler: mutate.NewHandler(ns, defaultWaypoint)})
 	t.Cleanup(srv.Close)
 	return srv
 }

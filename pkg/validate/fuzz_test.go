@@ -76,7 +76,7 @@ func FuzzValidateHandler(f *testing.F) {
 	}
 	recoverPanic := false
 	ns := namespaces.Static{}
-	wh := &webhook.Admission{Handler: validate.NewHandler(scheme, ns), RecoverPanic: &recoverPanic}
+	wh := &webhook.Admission{Handler: validate.NewHandler(ns), RecoverPanic: &recoverPanic}
 	decoder := admission.NewDecoder(scheme)
 
 	f.Fuzz(func(t *testing.T, object, oldObject []byte, versionIndex uint8, update bool, body []byte) {

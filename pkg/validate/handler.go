@@ -14,7 +14,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/apimachinery/pkg/util/validation/field"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
@@ -40,15 +39,13 @@ var resources = []schema.GroupVersionResource{
 // Handler adapts Evaluate and Judge to admission requests.
 type Handler struct {
 	namespaces namespaces.LabelGetter
-	decoder    admission.Decoder
 }
 
 var _ admission.Handler = &Handler{}
 
-// NewHandler returns a Handler reading namespace modes from ns. scheme must
-// know the three networking.istio.io versions.
-func NewHandler(scheme *runtime.Scheme, ns namespaces.LabelGetter) *Handler {
-	return &Handler{namespaces: ns, decoder: admission.NewDecoder(scheme)}
+// NewHandler returns a Handler reading namespace modes from ns.
+func NewHandler(ns namespaces.LabelGetter) *Handler {
+	return &Handler{namespaces: ns}
 }
 
 // Handle implements admission.Handler.
@@ -74,24 +71,20 @@ func (h *Handler) Handle(ctx context.Context, req admission.Request) (resp admis
 		if err != nil {
 			return admission.Errored(http.StatusBadRequest, fmt.Errorf("decoding the old DestinationRule in the admission request: %w", err))
 		}
-		specUnchanged = proto.Equal(spec(old), spec(dr))
+		specUnchanged = proto.Equal(Spec(old), Spec(dr))
 	}
 
 	nsLabels, err := h.namespaces.NamespaceLabels(ctx, req.Namespace)
 	if err != nil {
 		return admission.Errored(http.StatusInternalServerError, err)
 	}
-	m, modeWarning := mode.FromLabels(nsLabels)
-	nsMode = string(m)
-	if m == mode.Off {
+	res := Admit(Spec(dr), nsLabels, specUnchanged)
+	nsMode = string(res.Mode)
+	if res.Mode == mode.Off {
 		return admission.Allowed("namespace mode is off")
 	}
-
-	verdict := Judge(m, Evaluate(spec(dr), field.NewPath("spec")), specUnchanged)
-	warnings := verdict.Warnings
-	if modeWarning != "" {
-		warnings = append(warnings, modeWarning)
-	}
+	verdict := res.Verdict
+	warnings := res.AllWarnings()
 	if !verdict.Allowed {
 		log.FromContext(ctx).V(1).Info("denying DestinationRule", "namespace", req.Namespace, "name", req.Name, "violations", len(verdict.Denials))
 		name := dr.GetName()
@@ -117,27 +110,19 @@ func (h *Handler) decode(raw runtime.RawExtension, version string) (client.Objec
 	if len(raw.Raw) == 0 {
 		return nil, fmt.Errorf("the admission request has no object to validate")
 	}
-	if err := admit.CheckTypeMeta(raw.Raw, GroupKind.WithVersion(version)); err != nil {
-		return nil, err
+	obj := NewObject(version)
+	if obj == nil {
+		return nil, fmt.Errorf("networking.istio.io has no DestinationRule version %q", version)
 	}
-	var obj client.Object
-	switch version {
-	case networkingv1.SchemeGroupVersion.Version:
-		obj = &networkingv1.DestinationRule{}
-	case networkingv1beta1.SchemeGroupVersion.Version:
-		obj = &networkingv1beta1.DestinationRule{}
-	default:
-		obj = &networkingv1alpha3.DestinationRule{}
-	}
-	if err := h.decoder.DecodeRaw(raw, obj); err != nil {
+	if err := admit.DecodeInto(raw.Raw, GroupKind.WithVersion(version), obj); err != nil {
 		return nil, err
 	}
 	return obj, nil
 }
 
-// spec returns the spec of a DestinationRule of any version; all three
+// Spec returns the spec of a DestinationRule of any version; all three
 // client-go types embed the same istio.io/api message.
-func spec(obj client.Object) *networking.DestinationRule {
+func Spec(obj client.Object) *networking.DestinationRule {
 	switch dr := obj.(type) {
 	case *networkingv1.DestinationRule:
 		return &dr.Spec

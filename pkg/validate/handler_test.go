@@ -22,7 +22,6 @@ import (
 	"github.com/failover-webhook/failover-webhook/pkg/keys"
 	"github.com/failover-webhook/failover-webhook/pkg/metrics"
 	"github.com/failover-webhook/failover-webhook/pkg/namespaces"
-	"github.com/failover-webhook/failover-webhook/pkg/server"
 	"github.com/failover-webhook/failover-webhook/pkg/validate"
 )
 
@@ -132,11 +131,7 @@ func (r review) body(t testing.TB) []byte {
 // newServer serves the validating webhook as `webhook serve` registers it.
 func newServer(t testing.TB, ns namespaces.LabelGetter) *httptest.Server {
 	t.Helper()
-	scheme, err := server.NewScheme()
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(&webhook.Admission{Handler: validate.NewHandler(scheme, ns)})
+	srv := httptest.NewServer(&webhook.Admission{Handler: validate.NewHandler(ns)})
 	t.Cleanup(srv.Close)
 	return srv
 }

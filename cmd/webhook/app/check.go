@@ -1,0 +1,112 @@
+package app
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/failover-webhook/failover-webhook/pkg/check"
+	"github.com/failover-webhook/failover-webhook/pkg/keys"
+	"github.com/failover-webhook/failover-webhook/pkg/mode"
+)
+
+// NewCheckCommand returns `webhook check`.
+func NewCheckCommand() *cobra.Command {
+	var (
+		opts        check.Options
+		pf          policyFlags
+		defaultMode string
+	)
+	cmd := &cobra.Command{
+		Use:   "check -f PATH [-f PATH ...]",
+		Short: "Judge manifests offline, as the webhook would admit them (for CI)",
+		Long: `Judge the Services and DestinationRules of manifests as the webhook would
+admit them, without a cluster: the same rules, in each namespace's mode.
+
+-f takes files, folders (read recursively for *.yaml, *.yml and *.json;
+sub-folders starting with "." are skipped) and - for standard input, so
+rendered manifests can be piped in. Multi-document YAML, JSON and List kinds
+are read one document at a time, so input of any size fits in memory.
+
+Each namespace's mode and waypoint come from the Namespace objects in the
+input (label ` + keys.Enforcement + `), overridden by
+--namespace-mode; namespaces the input does not label are in --default-mode.
+
+Output, one line per finding:
+
+  FILE:DOC KIND NAMESPACE/NAME: field.path: message
+
+DOC is the document's position in FILE, from 1. Denials (enforce mode) read
+"Forbidden: ..."; other findings are marked "warning:" (kubectl would print
+them), "audit:" (recorded in the API server's audit log only) or
+"mutation:" (labels the webhook would set on a Service). -o json writes one
+JSON document: {"findings": [...], "summary": {...}}. A summary line goes
+to standard error; unreadable input is reported there as FILE:LINE.
+
+Exit status: 0 when the webhook would admit everything (mutations and
+warnings included), 1 when it would deny at least one object, 2 for bad
+flags or input that could not be read (a YAML syntax error, a path that
+does not exist). Documents that are not Kubernetes objects, kinds the
+webhook does not admit and empty documents are skipped (-v says which).`,
+		Example: `  # Gate rendered manifests in CI
+  helm template my-release ./chart | webhook check -f -
+  kustomize build overlays/prod | webhook check -f - --default-mode enforce
+
+  # A folder, with one namespace judged as if it were already enforced
+  webhook check -f manifests/ --namespace-mode sample=enforce
+
+  # Show the Services as the webhook would admit them
+  webhook check -f service.yaml --show-mutations`,
+		Args: noArgs("; name inputs with -f"),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if len(opts.Paths) == 0 {
+				return usageErrorf("no input: name files or folders with -f, or -f - for standard input")
+			}
+			p, err := pf.parse()
+			if err != nil {
+				return usageError{err}
+			}
+			if opts.DefaultMode, err = mode.Parse(defaultMode); err != nil {
+				return usageErrorf("invalid --default-mode: %w", err)
+			}
+			if err := checkNamespaceName("--namespace", opts.Namespace); err != nil {
+				return usageError{err}
+			}
+			opts.NamespaceModes, opts.Format = p.modes, p.format
+			opts.ExcludedNamespaces, opts.WaypointName = pf.excluded, pf.waypointName
+			opts.Stdin = cmd.InOrStdin()
+
+			summary, err := check.Run(cmd.Context(), opts, cmd.OutOrStdout(), cmd.ErrOrStderr())
+			var input *check.InputError
+			if errors.As(err, &input) {
+				return usageError{err}
+			}
+			if err != nil {
+				return err
+			}
+			return deniedError(summary.Denied)
+		},
+	}
+	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	f := cmd.Flags()
+	f.StringArrayVarP(&opts.Paths, "filename", "f", nil, "file, folder (recursively: *.yaml, *.yml, *.json) or - for standard input; repeatable")
+	f.StringVarP(&opts.Namespace, "namespace", "n", "default", "namespace of objects that set no metadata.namespace")
+	f.StringVar(&defaultMode, "default-mode", string(mode.Enforce), "mode of namespaces that neither a Namespace object in the input nor --namespace-mode gives one: enforce, warn, audit or off")
+	f.BoolVar(&opts.ShowMutations, "show-mutations", false, "also print each Service the webhook would change, as it would admit it (YAML; in -o json, under mutatedServices)")
+	f.BoolVarP(&opts.Verbose, "verbose", "v", false, "say on standard error which documents and objects were skipped, and why")
+	pf.bind(cmd)
+	return cmd
+}
+
+// deniedError is the outcome of a run that found objects the webhook would
+// deny, or nil.
+func deniedError(denied int) error {
+	switch denied {
+	case 0:
+		return nil
+	case 1:
+		return errors.New("1 object would be denied")
+	}
+	return fmt.Errorf("%d objects would be denied", denied)
+}

@@ -1,0 +1,166 @@
+package app_test
+
+import (
+	"bytes"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/failover-webhook/failover-webhook/cmd/webhook/app"
+)
+
+var updateGolden = flag.Bool("update", false, "rewrite the golden files in test/testdata/check from the output of webhook check")
+
+// checkTestdata is the corpus of the golden tests: good, bad,
+// warning-only and malformed manifests, and the expected outputs.
+var checkTestdata = filepath.Join("..", "..", "..", "test", "testdata", "check")
+
+// webhookMain runs the command line with stdin as standard input.
+func webhookMain(t *testing.T, stdin string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	if stdin != "" {
+		f, err := os.Open(stdin)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		saved := os.Stdin
+		os.Stdin = f
+		defer func() { os.Stdin = saved }()
+	}
+	var out, errOut bytes.Buffer
+	code = app.Main(args, &out, &errOut, nil)
+	return code, out.String(), errOut.String()
+}
+
+// TestCheckGolden runs `webhook check` on the corpus and compares all it
+// writes, and its exit status, with test/testdata/check/*.golden. Run with
+// -update to rewrite them after a deliberate change of the output.
+func TestCheckGolden(t *testing.T) {
+	tests := []struct {
+		golden   string
+		args     []string
+		stdin    string // a file of the corpus piped in
+		wantCode int
+	}{
+		{golden: "good", args: []string{"-f", "good"}, wantCode: app.ExitOK},
+		{golden: "good-json", args: []string{"-f", "good", "-o", "json"}, wantCode: app.ExitOK},
+		{golden: "good-show-mutations", args: []string{"-f", "good", "--show-mutations"}, wantCode: app.ExitOK},
+		{golden: "good-show-mutations-json", args: []string{"-f", "good/new-service.yaml", "--show-mutations", "-o", "json"}, wantCode: app.ExitOK},
+		{golden: "bad", args: []string{"-f", "bad"}, wantCode: app.ExitFailure},
+		{golden: "bad-json", args: []string{"-f", "bad", "-o", "json"}, wantCode: app.ExitFailure},
+		{golden: "bad-namespace-mode", args: []string{"-f", "bad", "--namespace-mode", "prod=warn", "--namespace-mode", "sandbox=enforce"}, wantCode: app.ExitFailure},
+		{golden: "bad-all-warn", args: []string{"-f", "bad/destinationrules.yaml", "-f", "bad/nested", "--default-mode", "warn", "--namespace-mode", "prod=warn"}, wantCode: app.ExitOK},
+		{golden: "warning-only", args: []string{"-f", "warning-only"}, wantCode: app.ExitOK},
+		{golden: "warning-only-waypoint", args: []string{"-f", "warning-only/services.yaml", "-n", "apps", "--waypoint-name", "east-waypoint"}, wantCode: app.ExitOK},
+		{golden: "malformed", args: []string{"-f", "malformed"}, wantCode: app.ExitUsage},
+		{golden: "malformed-verbose", args: []string{"-f", "malformed", "-v"}, wantCode: app.ExitUsage},
+		{golden: "stdin", args: []string{"-f", "-"}, stdin: "bad/destinationrules.yaml", wantCode: app.ExitFailure},
+		{golden: "stdin-default-warn", args: []string{"-f", "-", "--default-mode", "warn"}, stdin: "bad/destinationrules.yaml", wantCode: app.ExitOK},
+		{golden: "stdin-json", args: []string{"-f", "-"}, stdin: "good/waypoint.json", wantCode: app.ExitOK},
+		{golden: "excluded-namespace", args: []string{"-f", "bad", "-v", "--exclude-namespaces", "prod,kube-system"}, wantCode: app.ExitOK},
+	}
+	t.Chdir(checkTestdata)
+	for _, tc := range tests {
+		t.Run(tc.golden, func(t *testing.T) {
+			args := append([]string{"check"}, tc.args...)
+			code, stdout, stderr := webhookMain(t, tc.stdin, args...)
+			if code != tc.wantCode {
+				t.Errorf("exit %d, want %d; stderr:\n%s", code, tc.wantCode, stderr)
+			}
+			command := "webhook " + strings.Join(args, " ")
+			if tc.stdin != "" {
+				command += " < " + tc.stdin
+			}
+			got := fmt.Sprintf("$ %s\nexit status %d\n--- stdout\n%s--- stderr\n%s", command, code, stdout, stderr)
+			path := tc.golden + ".golden"
+			if *updateGolden {
+				if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			want, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatalf("%v (run with -update to write it)", err)
+			}
+			if got != string(want) {
+				t.Errorf("output differs from %s (run with -update after a deliberate change):\n--- got\n%s\n--- want\n%s", path, got, want)
+			}
+		})
+	}
+}
+
+func TestCheckUsageErrors(t *testing.T) {
+	tests := map[string]struct {
+		args []string
+		want string
+	}{
+		"no input":                                 {nil, "no input: name files or folders with -f, or -f - for standard input"},
+		"a positional argument":                    {[]string{"manifests/"}, `check takes no arguments, got "manifests/"; name inputs with -f`},
+		"a path that does not exist":               {[]string{"-f", "/nonexistent/manifests"}, "reading /nonexistent/manifests: no such file or directory"},
+		"standard input twice":                     {[]string{"-f", "-", "-f", "-"}, "standard input (-) is named more than once"},
+		"an unknown default mode":                  {[]string{"-f", "-", "--default-mode", "strict"}, `invalid --default-mode: unknown mode "strict"`},
+		"a namespace mode without =":               {[]string{"-f", "-", "--namespace-mode", "prod"}, `invalid --namespace-mode "prod": want NAMESPACE=MODE`},
+		"a namespace mode naming no mode":          {[]string{"-f", "-", "--namespace-mode", "prod=strict"}, `invalid --namespace-mode "prod=strict": unknown mode "strict"`},
+		"a namespace that is not a name":           {[]string{"-f", "-", "--namespace-mode", "Prod=warn"}, `invalid --namespace-mode: namespace "Prod"`},
+		"a default namespace that is not a name":   {[]string{"-f", "-", "-n", "my_ns"}, `invalid --namespace: namespace "my_ns"`},
+		"an excluded namespace that is not a name": {[]string{"-f", "-", "--exclude-namespaces", "kube-system,"}, `invalid --exclude-namespaces: namespace ""`},
+		"an unknown output format":                 {[]string{"-f", "-", "-o", "yaml"}, `invalid --output: unknown output format "yaml": want text or json`},
+		"waypoint none":                            {[]string{"-f", "-", "--waypoint-name", "none"}, `invalid --waypoint-name "none"`},
+		"an unknown flag":                          {[]string{"-f", "-", "--bogus"}, "unknown flag: --bogus"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			code, stdout, stderr := webhookMain(t, "", append([]string{"check"}, tc.args...)...)
+			if code != app.ExitUsage {
+				t.Errorf("exit %d, want %d; stderr: %s", code, app.ExitUsage, stderr)
+			}
+			if !strings.Contains(stderr, "error: "+tc.want) || !strings.Contains(stderr, "Run 'webhook check --help' for usage.") {
+				t.Errorf("stderr %q, want %q and the usage hint", stderr, "error: "+tc.want)
+			}
+			if stdout != "" {
+				t.Errorf("stdout %q, want nothing", stdout)
+			}
+		})
+	}
+}
+
+func TestPolicyCommandsHelp(t *testing.T) {
+	shared := []string{"--namespace-mode", "--exclude-namespaces", "--waypoint-name", "--output", "-o,"}
+	tests := map[string]struct {
+		args []string
+		want []string
+	}{
+		"webhook --help lists check and audit": {
+			args: []string{"--help"},
+			want: []string{"check", "audit"},
+		},
+		"webhook check --help names every flag and the exit statuses": {
+			args: []string{"check", "--help"},
+			want: append([]string{"--filename", "-f,", "--namespace", "--default-mode", "--show-mutations", "--verbose",
+				"FILE:DOC KIND NAMESPACE/NAME: field.path: message", "Exit status: 0", "helm template"}, shared...),
+		},
+		"webhook audit --help names every flag and the exit statuses": {
+			args: []string{"audit", "--help"},
+			want: append([]string{"--kubeconfig", "--context", "--namespace", "--fix", "--dry-run", "--chunk-size",
+				"KIND NAMESPACE/NAME: field.path: message", "Exit status: 0", "(default 500)"}, shared...),
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			code, stdout, stderr := webhookMain(t, "", tc.args...)
+			if code != app.ExitOK || stderr != "" {
+				t.Errorf("exit %d, stderr %q; want 0 and nothing", code, stderr)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(stdout, w) {
+					t.Errorf("help does not mention %q:\n%s", w, stdout)
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,299 @@
+// Package check judges manifests offline, as the webhook would admit them:
+// the engine of `webhook check`.
+package check
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	"github.com/failover-webhook/failover-webhook/pkg/manifest"
+	"github.com/failover-webhook/failover-webhook/pkg/mode"
+	"github.com/failover-webhook/failover-webhook/pkg/mutate"
+	"github.com/failover-webhook/failover-webhook/pkg/policy"
+	"github.com/failover-webhook/failover-webhook/pkg/report"
+	"github.com/failover-webhook/failover-webhook/pkg/server"
+	"github.com/failover-webhook/failover-webhook/pkg/validate"
+)
+
+// Options configures Run.
+type Options struct {
+	// Paths are files, folders (read recursively) and manifest.Stdin.
+	Paths []string
+	Stdin io.Reader
+	// Namespace is the namespace of objects that name none, as kubectl's
+	// --namespace.
+	Namespace string
+	// NamespaceModes override the modes the input's Namespace objects set.
+	NamespaceModes map[string]mode.Mode
+	// DefaultMode is the mode of namespaces the input and NamespaceModes
+	// give none; empty means enforce, as the webhook reads it.
+	DefaultMode mode.Mode
+	// ExcludedNamespaces are the namespaces the webhook never sees.
+	ExcludedNamespaces []string
+	// WaypointName is the webhook's --waypoint-name.
+	WaypointName string
+
+	Format report.Format
+	// ShowMutations adds each Service as the webhook would admit it.
+	ShowMutations bool
+	// Verbose writes a note for everything skipped.
+	Verbose bool
+}
+
+// InputError reports input that could not be read: a missing path, or
+// documents that are not valid YAML or JSON or do not decode. The run
+// still reports everything it could read.
+type InputError struct {
+	Err     error // a path that could not be read
+	Invalid int   // documents that could not be read
+}
+
+func (e *InputError) Error() string {
+	if e.Err != nil {
+		return e.Err.Error()
+	}
+	if e.Invalid == 1 {
+		return "1 document could not be read"
+	}
+	return fmt.Sprintf("%d documents could not be read", e.Invalid)
+}
+
+func (e *InputError) Unwrap() error { return e.Err }
+
+// Run judges every Service and DestinationRule of the input and writes the
+// report to stdout; problems with the input and, when Verbose, notes about
+// what was skipped go to stderr. It reads the input twice: first for the
+// Namespace objects, whose labels set each namespace's mode and waypoint,
+// then document by document to judge the rest. The returned summary's
+// Denied says whether the webhook would reject anything; an *InputError
+// says some input could not be read.
+func Run(ctx context.Context, opts Options, stdout, stderr io.Writer) (report.Summary, error) {
+	var summary report.Summary
+	set, err := manifest.Open(opts.Paths, opts.Stdin)
+	if err != nil {
+		return summary, &InputError{Err: err}
+	}
+	defer set.Close()
+
+	labels, err := namespaceLabels(ctx, set)
+	if err != nil {
+		return summary, err
+	}
+	scheme, err := server.NewScheme()
+	if err != nil {
+		return summary, err
+	}
+	out, err := report.NewWriter(opts.Format, stdout, stderr, opts.ShowMutations)
+	if err != nil {
+		return summary, err
+	}
+	r := &run{
+		opts:    opts,
+		stderr:  stderr,
+		out:     out,
+		decoder: admission.NewDecoder(scheme),
+		evaluator: policy.Evaluator{
+			Namespaces: policy.Namespaces{
+				Labels:      labels,
+				Modes:       opts.NamespaceModes,
+				DefaultMode: opts.DefaultMode,
+				Excluded:    opts.ExcludedNamespaces,
+			},
+			DefaultWaypoint: opts.WaypointName,
+		},
+	}
+	walkErr := set.Walk(func(c manifest.Chunk) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		return r.document(c)
+	})
+	closeErr := out.Close(r.summary)
+	if err := errors.Join(walkErr, closeErr); err != nil {
+		return r.summary, err
+	}
+	if r.summary.Invalid > 0 {
+		return r.summary, &InputError{Invalid: r.summary.Invalid}
+	}
+	return r.summary, nil
+}
+
+var namespaceGVK = corev1.SchemeGroupVersion.WithKind("Namespace")
+
+// namespaceLabels reads the labels of every Namespace object in the input.
+// Documents that cannot be read are reported by the second pass.
+func namespaceLabels(ctx context.Context, set *manifest.Set) (map[string]map[string]string, error) {
+	labels := map[string]map[string]string{}
+	err := set.Walk(func(c manifest.Chunk) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		// Only a document naming the kind can hold one; most do not, and
+		// skipping them unparsed keeps this pass cheap.
+		if !bytes.Contains(c.Data, []byte("Namespace")) {
+			return nil
+		}
+		doc, err := c.Decode()
+		if err != nil {
+			return nil
+		}
+		for _, obj := range doc.Objects {
+			if obj.GVK != namespaceGVK {
+				continue
+			}
+			var ns struct {
+				Metadata struct {
+					Name   string            `json:"name"`
+					Labels map[string]string `json:"labels"`
+				} `json:"metadata"`
+			}
+			if json.Unmarshal(obj.JSON, &ns) == nil && ns.Metadata.Name != "" {
+				labels[ns.Metadata.Name] = ns.Metadata.Labels
+			}
+		}
+		return nil
+	})
+	return labels, err
+}
+
+// run is the state of the second pass.
+type run struct {
+	opts      Options
+	stderr    io.Writer
+	out       *report.Writer
+	decoder   admission.Decoder
+	evaluator policy.Evaluator
+	summary   report.Summary
+}
+
+func (r *run) document(c manifest.Chunk) error {
+	r.summary.Documents++
+	doc, err := c.Decode()
+	if err != nil {
+		r.summary.Invalid++
+		_, werr := fmt.Fprintln(r.stderr, err)
+		return werr
+	}
+	for _, note := range doc.Notes {
+		r.skip(doc, 0, "%s", note)
+	}
+	for _, obj := range doc.Objects {
+		if err := r.object(doc, obj); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// skip counts something not judged and, when Verbose, says why, at the
+// line its document starts on.
+func (r *run) skip(doc manifest.Document, item int, format string, args ...any) {
+	r.summary.Skipped++
+	if !r.opts.Verbose {
+		return
+	}
+	what := fmt.Sprintf("document %d", doc.Index)
+	if item > 0 {
+		what += fmt.Sprintf(", item %d,", item)
+	}
+	fmt.Fprintf(r.stderr, "%s:%d: %s skipped: %s\n", doc.Source, doc.Line, what, fmt.Sprintf(format, args...))
+}
+
+func (r *run) object(doc manifest.Document, obj manifest.Object) error {
+	switch {
+	case obj.GVK == serviceGVK:
+		svc := &corev1.Service{}
+		out, judged, err := r.judge(doc, obj, svc, func() policy.Outcome { return r.evaluator.Service(svc) })
+		if !judged || err != nil {
+			return err
+		}
+		r.summary.Services++
+		if out.Mutated == nil {
+			return nil
+		}
+		r.summary.Mutated++
+		if !r.opts.ShowMutations {
+			return nil
+		}
+		mutated, err := mutate.WithMetadata(obj.JSON, out.Mutated.Labels, out.Mutated.Annotations)
+		if err != nil {
+			return err
+		}
+		return r.out.Mutated(report.Mutation{File: doc.Source, Doc: doc.Index, Namespace: svc.Namespace, Name: svc.Name, Object: mutated})
+	case obj.GVK.GroupKind() == validate.GroupKind:
+		dr := validate.NewObject(obj.GVK.Version)
+		if dr == nil {
+			r.skip(doc, obj.Item, "%s %s is not a version the webhook admits (v1, v1beta1, v1alpha3)", obj.GVK.GroupVersion(), obj.GVK.Kind)
+			return nil
+		}
+		out, judged, err := r.judge(doc, obj, dr, func() policy.Outcome { return r.evaluator.DestinationRule(dr) })
+		if !judged || err != nil {
+			return err
+		}
+		r.summary.DestinationRules++
+		if out.Denied {
+			r.summary.Denied++
+		}
+		return nil
+	case obj.GVK == namespaceGVK:
+		return nil
+	}
+	r.skip(doc, obj.Item, "%s %s is not admitted by the webhook", obj.GVK.GroupVersion(), obj.GVK.Kind)
+	return nil
+}
+
+// judge decodes obj into into, judges it with evaluate and reports the
+// findings. judged is false for an object that does not decode (bad input)
+// or is in a namespace the webhook never sees.
+func (r *run) judge(doc manifest.Document, obj manifest.Object, into client.Object, evaluate func() policy.Outcome) (out policy.Outcome, judged bool, err error) {
+	if !r.decode(doc, obj, into) {
+		return out, false, nil
+	}
+	out = evaluate()
+	if out.Excluded {
+		r.skip(doc, obj.Item, "%s %s/%s: namespace %s is excluded from the webhook", obj.GVK.Kind, into.GetNamespace(), into.GetName(), into.GetNamespace())
+		return out, false, nil
+	}
+	for _, f := range out.Findings {
+		f.File, f.Doc, f.Line = doc.Source, doc.Index, doc.Line
+		if err := r.out.Finding(f); err != nil {
+			return out, false, err
+		}
+	}
+	return out, true, nil
+}
+
+var serviceGVK = corev1.SchemeGroupVersion.WithKind("Service")
+
+// decode reads obj into into as the webhook's decoder does, and puts it
+// in the default namespace if it names none. A failure is bad input.
+func (r *run) decode(doc manifest.Document, obj manifest.Object, into client.Object) bool {
+	if err := r.decoder.DecodeRaw(runtime.RawExtension{Raw: obj.JSON}, into); err != nil {
+		r.summary.Invalid++
+		fmt.Fprintf(r.stderr, "%s:%d: %s: cannot decode the %s: %v\n", doc.Source, doc.Line, describe(doc, obj), obj.GVK.Kind, err)
+		return false
+	}
+	if into.GetNamespace() == "" {
+		into.SetNamespace(r.opts.Namespace)
+	}
+	return true
+}
+
+func describe(doc manifest.Document, obj manifest.Object) string {
+	if obj.Item > 0 {
+		return fmt.Sprintf("document %d, item %d", doc.Index, obj.Item)
+	}
+	return fmt.Sprintf("document %d", doc.Index)
+}
+
+// Stdin is the path naming standard input.
+const Stdin = manifest.Stdin

@@ -1,0 +1,259 @@
+// Package policy judges objects away from admission, for `webhook check`
+// (manifests) and `webhook audit` (a live cluster): it asks the same
+// decision functions the webhook handlers ask (mutate.Admit and
+// validate.Admit) and reports their answers as findings, one per field.
+package policy
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/failover-webhook/failover-webhook/pkg/keys"
+	"github.com/failover-webhook/failover-webhook/pkg/mode"
+	"github.com/failover-webhook/failover-webhook/pkg/mutate"
+	"github.com/failover-webhook/failover-webhook/pkg/validate"
+)
+
+// Severity says what a finding means for the object at admission.
+type Severity string
+
+const (
+	// Error: the webhook denies the object (its namespace enforces).
+	Error Severity = "error"
+	// Warning: the webhook admits it and returns the finding as a warning,
+	// which kubectl prints.
+	Warning Severity = "warning"
+	// Audit: the webhook admits it and records the finding in the API
+	// server's audit log only.
+	Audit Severity = "audit"
+	// Mutation: the webhook changes the object; never a failure.
+	Mutation Severity = "mutation"
+)
+
+// Finding is one thing the webhook says or does about one object.
+type Finding struct {
+	// File, Doc and Line place an object read from manifests: the file,
+	// the document's position in it (from 1) and the line it starts on.
+	// They are empty for objects read from a cluster.
+	File string `json:"file,omitempty"`
+	Doc  int    `json:"doc,omitempty"`
+	Line int    `json:"line,omitempty"`
+
+	Kind      string   `json:"kind"`
+	Namespace string   `json:"namespace"`
+	Name      string   `json:"name"`
+	Field     string   `json:"field"`
+	Severity  Severity `json:"severity"`
+	Message   string   `json:"message"`
+
+	// Fixed marks a mutation `webhook audit --fix` applied.
+	Fixed bool `json:"fixed,omitempty"`
+	// Fix is a command that repairs a violation `webhook audit --fix`
+	// does not repair itself.
+	Fix string `json:"fix,omitempty"`
+}
+
+// Field paths of findings that are not about the spec.
+const (
+	LabelsField      = "metadata.labels"
+	AnnotationsField = "metadata.annotations"
+	NamespaceField   = "metadata.namespace"
+)
+
+// Kinds of the objects the webhook admits.
+const (
+	ServiceKind         = "Service"
+	DestinationRuleKind = "DestinationRule"
+)
+
+// Namespaces gives the labels the webhook would read for each namespace.
+type Namespaces struct {
+	// Labels are the namespaces' own labels, by name.
+	Labels map[string]map[string]string
+	// Modes override the mode label of the named namespaces.
+	Modes map[string]mode.Mode
+	// DefaultMode, when set, is the mode of a namespace whose labels and
+	// Modes name none (the webhook reads that as enforce).
+	DefaultMode mode.Mode
+	// Excluded are namespaces the webhook configurations never send to
+	// the webhook (kube-system, the webhook's own namespace).
+	Excluded []string
+}
+
+// LabelsOf returns the labels of namespace name with the overrides applied.
+func (n Namespaces) LabelsOf(name string) map[string]string {
+	labels := maps.Clone(n.Labels[name])
+	m, override := n.Modes[name]
+	if !override {
+		if _, labeled := labels[keys.Enforcement]; labeled || n.DefaultMode == "" {
+			return labels
+		}
+		m = n.DefaultMode
+	}
+	if labels == nil {
+		labels = map[string]string{}
+	}
+	labels[keys.Enforcement] = string(m)
+	return labels
+}
+
+// IsExcluded reports a namespace the webhook never sees.
+func (n Namespaces) IsExcluded(name string) bool {
+	return slices.Contains(n.Excluded, name)
+}
+
+// Evaluator judges objects as the webhook would admit them on CREATE.
+type Evaluator struct {
+	Namespaces Namespaces
+	// DefaultWaypoint is the webhook's --waypoint-name.
+	DefaultWaypoint string
+}
+
+// Outcome is what the webhook does with one object.
+type Outcome struct {
+	Findings []Finding
+	// Denied: the webhook rejects the object.
+	Denied bool
+	// Mutated is the Service as the webhook admits it; nil when the
+	// webhook leaves it as it is.
+	Mutated *corev1.Service
+	// Violations are a DestinationRule's violations of the rule, whatever
+	// the mode made of them; nil in mode off.
+	Violations field.ErrorList
+	// Mode is the object's namespace's mode; empty when Excluded.
+	Mode mode.Mode
+	// Excluded: the webhook never sees the object's namespace.
+	Excluded bool
+}
+
+// Service judges svc, whose namespace must be set, as the mutating webhook
+// would on CREATE: mutations first, then warnings.
+func (e Evaluator) Service(svc *corev1.Service) Outcome {
+	if e.Namespaces.IsExcluded(svc.Namespace) {
+		return Outcome{Excluded: true}
+	}
+	adm := mutate.Admit(mutate.Input{Service: svc, NamespaceLabels: e.Namespaces.LabelsOf(svc.Namespace), DefaultWaypoint: e.DefaultWaypoint})
+	out := Outcome{Mode: adm.Mode}
+	add := func(field string, sev Severity, msg string) {
+		out.Findings = append(out.Findings, newFinding(ServiceKind, svc, field, sev, msg))
+	}
+	if adm.Changed {
+		out.Mutated = adm.Service
+		if change := describeChange(svc.Labels, adm.Service.Labels); change != "" {
+			add(LabelsField, Mutation, "would "+change)
+		}
+		if change := describeChange(svc.Annotations, adm.Service.Annotations); change != "" {
+			add(AnnotationsField, Mutation, "would "+change)
+		}
+	}
+	for _, w := range adm.Warnings {
+		add(LabelsField, Warning, w)
+	}
+	if adm.ModeWarning != "" {
+		add(NamespaceField, Warning, adm.ModeWarning)
+	}
+	return out
+}
+
+// DestinationRule judges dr, a DestinationRule of any networking.istio.io
+// version whose namespace must be set, as the validating webhook would on
+// CREATE. Its findings are the ones the webhook reports in the namespace's
+// mode: denials as errors, admission warnings as warnings, and audit
+// annotations as audit findings.
+func (e Evaluator) DestinationRule(dr client.Object) Outcome {
+	if e.Namespaces.IsExcluded(dr.GetNamespace()) {
+		return Outcome{Excluded: true}
+	}
+	adm := validate.Admit(validate.Spec(dr), e.Namespaces.LabelsOf(dr.GetNamespace()), false)
+	out := Outcome{Mode: adm.Mode, Denied: !adm.Verdict.Allowed, Violations: adm.Findings.Violations}
+	add := func(field string, sev Severity, msg string) {
+		out.Findings = append(out.Findings, newFinding(DestinationRuleKind, dr, field, sev, msg))
+	}
+	// Verdict holds these as text; the structured findings give the
+	// field apart. TestDestinationRuleFindingsMatchTheVerdict keeps the
+	// two in step.
+	violations := Warning
+	switch {
+	case adm.Mode == mode.Off:
+		return out
+	case !adm.Verdict.Allowed:
+		violations = Error
+	case adm.Mode == mode.Audit:
+		violations = Audit
+	}
+	for _, v := range adm.Findings.Violations {
+		add(v.Field, violations, v.ErrorBody())
+	}
+	// In audit mode the webhook returns no warnings at all.
+	if adm.Mode != mode.Audit {
+		for _, w := range adm.Findings.Warnings {
+			add(w.Field, Warning, w.Message)
+		}
+	}
+	if adm.ModeWarning != "" {
+		add(NamespaceField, Warning, adm.ModeWarning)
+	}
+	return out
+}
+
+func newFinding(kind string, obj client.Object, field string, sev Severity, msg string) Finding {
+	name := obj.GetName()
+	if name == "" && obj.GetGenerateName() != "" {
+		name = obj.GetGenerateName() + "*"
+	}
+	return Finding{Kind: kind, Namespace: obj.GetNamespace(), Name: name, Field: field, Severity: sev, Message: msg}
+}
+
+// describeChange says how after differs from before, e.g.
+// `set istio.io/global=true, istio.io/use-waypoint=waypoint and remove x`;
+// "" when they are equal.
+func describeChange(before, after map[string]string) string {
+	var set, removed []string
+	for _, k := range slices.Sorted(maps.Keys(after)) {
+		old, had := before[k]
+		switch {
+		case !had:
+			set = append(set, k+"="+after[k])
+		case old != after[k]:
+			set = append(set, fmt.Sprintf("%s=%s (was %q)", k, after[k], old))
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(before)) {
+		if _, kept := after[k]; !kept {
+			removed = append(removed, k)
+		}
+	}
+	var parts []string
+	if len(set) > 0 {
+		parts = append(parts, "set "+strings.Join(set, ", "))
+	}
+	if len(removed) > 0 {
+		parts = append(parts, "remove "+strings.Join(removed, ", "))
+	}
+	return strings.Join(parts, " and ")
+}
+
+// MarkFixed turns a mutation finding ("would set ...") into the record of
+// the change made.
+func MarkFixed(f Finding) Finding {
+	f.Message = strings.TrimPrefix(f.Message, "would ")
+	f.Fixed = true
+	return f
+}
+
+// OutlierDetectionPath returns where outlierDetection belongs to fix a
+// violation declared at failoverField: next to the loadBalancer holding
+// it, as the violation's message says.
+func OutlierDetectionPath(failoverField string) (string, bool) {
+	i := strings.LastIndex(failoverField, ".loadBalancer.")
+	if i < 0 {
+		return "", false
+	}
+	return failoverField[:i] + ".outlierDetection", true
+}

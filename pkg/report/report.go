@@ -1,0 +1,305 @@
+// Package report writes the findings of `webhook check` and `webhook
+// audit`: one line per finding, or one JSON document. Findings are written
+// as they come, so a report of any length takes bounded memory.
+package report
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"sigs.k8s.io/yaml"
+
+	"github.com/failover-webhook/failover-webhook/pkg/policy"
+)
+
+// Format is an output format.
+type Format string
+
+const (
+	Text Format = "text"
+	JSON Format = "json"
+)
+
+// Formats lists the formats, for flag help and validation.
+var Formats = []Format{Text, JSON}
+
+// ParseFormat returns the format named s.
+func ParseFormat(s string) (Format, error) {
+	for _, f := range Formats {
+		if string(f) == s {
+			return f, nil
+		}
+	}
+	return "", fmt.Errorf("unknown output format %q: want text or json", s)
+}
+
+// Summary counts what a run found.
+type Summary struct {
+	// Documents is the number of documents read (check only).
+	Documents int `json:"documents,omitempty"`
+	// Services and DestinationRules are the objects judged.
+	Services         int `json:"services"`
+	DestinationRules int `json:"destinationRules"`
+	// Denied is the number of objects the webhook would reject.
+	Denied int `json:"denied"`
+	// Warnings and Audited are the numbers of findings of those severities.
+	Warnings int `json:"warnings"`
+	Audited  int `json:"audited"`
+	// Mutated is the number of Services the webhook would change.
+	Mutated int `json:"mutated"`
+	// Fixed is the number of Services `webhook audit --fix` changed.
+	Fixed int `json:"fixed,omitempty"`
+	// Skipped is the number of documents and objects not judged: empty,
+	// not Kubernetes objects, kinds the webhook does not admit, or in a
+	// namespace the webhook never sees.
+	Skipped int `json:"skipped"`
+	// Invalid is the number of documents that could not be read.
+	Invalid int `json:"invalid,omitempty"`
+}
+
+func (s Summary) String() string {
+	var b strings.Builder
+	if s.Documents > 0 {
+		fmt.Fprintf(&b, "%s, ", plural(s.Documents, "document"))
+	}
+	fmt.Fprintf(&b, "%s, %s: %d would be denied, %s, %s, %s would be mutated",
+		plural(s.Services, "Service"), plural(s.DestinationRules, "DestinationRule"), s.Denied,
+		plural(s.Warnings, "warning"), plural(s.Audited, "audit finding"), plural(s.Mutated, "Service"))
+	if s.Fixed > 0 {
+		fmt.Fprintf(&b, ", %d fixed", s.Fixed)
+	}
+	if s.Skipped > 0 {
+		fmt.Fprintf(&b, ", %d skipped", s.Skipped)
+	}
+	if s.Invalid > 0 {
+		fmt.Fprintf(&b, ", %d invalid", s.Invalid)
+	}
+	return b.String()
+}
+
+func plural(n int, noun string) string {
+	if n == 1 {
+		return fmt.Sprintf("%d %s", n, noun)
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+// Mutation is a Service as the webhook would admit it.
+type Mutation struct {
+	File      string          `json:"file,omitempty"`
+	Doc       int             `json:"doc,omitempty"`
+	Namespace string          `json:"namespace"`
+	Name      string          `json:"name"`
+	Object    json.RawMessage `json:"object"`
+}
+
+// Writer writes one report.
+type Writer struct {
+	format Format
+	out    io.Writer
+	// summary receives the summary line of the text format.
+	summary io.Writer
+	// findings counts the findings written, to place JSON commas;
+	// warnings and audited count those severities for the summary.
+	findings, warnings, audited int
+	// mutations spools the Mutations until the findings are written.
+	mutations *os.File
+	err       error
+}
+
+// NewWriter returns a Writer of format to out. The text format writes its
+// summary line to summary, keeping out for findings and mutated objects;
+// JSON writes everything to out. showMutations makes room for Mutated.
+func NewWriter(format Format, out, summary io.Writer, showMutations bool) (*Writer, error) {
+	w := &Writer{format: format, out: out, summary: summary}
+	if showMutations {
+		f, err := os.CreateTemp("", "failover-webhook-mutations-*")
+		if err != nil {
+			return nil, fmt.Errorf("creating a spool for mutated objects: %w", err)
+		}
+		w.mutations = f
+	}
+	return w, nil
+}
+
+// Finding writes one finding.
+func (w *Writer) Finding(f policy.Finding) error {
+	if w.err != nil {
+		return w.err
+	}
+	switch f.Severity {
+	case policy.Warning:
+		w.warnings++
+	case policy.Audit:
+		w.audited++
+	}
+	if w.format == JSON {
+		sep := ",\n    "
+		if w.findings == 0 {
+			sep = "{\n  \"findings\": [\n    "
+		}
+		w.findings++
+		w.err = writeJSON(w.out, sep, "    ", f)
+		return w.err
+	}
+	w.findings++
+	_, w.err = io.WriteString(w.out, Line(f)+"\n")
+	if w.err == nil && f.Fix != "" {
+		_, w.err = fmt.Fprintf(w.out, "    fix: %s\n", f.Fix)
+	}
+	return w.err
+}
+
+// Line renders a finding as text:
+// `FILE:DOC KIND NAMESPACE/NAME: field.path: message`, the message marked
+// with its severity unless it is an error (whose message starts with its
+// reason, such as "Forbidden:"). FILE:DOC is left out for objects read
+// from a cluster.
+func Line(f policy.Finding) string {
+	var b strings.Builder
+	if f.File != "" {
+		fmt.Fprintf(&b, "%s:%d ", f.File, f.Doc)
+	}
+	fmt.Fprintf(&b, "%s %s/%s: %s: ", f.Kind, f.Namespace, f.Name, f.Field)
+	switch {
+	case f.Fixed:
+		b.WriteString("fixed: ")
+	case f.Severity != policy.Error:
+		b.WriteString(string(f.Severity) + ": ")
+	}
+	b.WriteString(f.Message)
+	return b.String()
+}
+
+// Mutated records a Service as the webhook would admit it; the report
+// shows it after the findings.
+func (w *Writer) Mutated(m Mutation) error {
+	if w.mutations == nil || w.err != nil {
+		return w.err
+	}
+	line, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	_, w.err = w.mutations.Write(append(line, '\n'))
+	return w.err
+}
+
+// Close writes the mutated objects and the summary, and ends the report.
+// The summary's Warnings and Audited are the findings written.
+func (w *Writer) Close(s Summary) (err error) {
+	s.Warnings, s.Audited = w.warnings, w.audited
+	defer func() {
+		if w.mutations != nil {
+			err = errors.Join(err, w.mutations.Close(), os.Remove(w.mutations.Name()))
+			w.mutations = nil
+		}
+	}()
+	if w.err != nil {
+		return w.err
+	}
+	if w.format == Text {
+		if err := w.eachMutation(w.writeMutationYAML); err != nil {
+			return err
+		}
+		_, err := fmt.Fprintln(w.summary, s.String())
+		return err
+	}
+
+	if w.findings == 0 {
+		_, err = io.WriteString(w.out, "{\n  \"findings\": [],\n")
+	} else {
+		_, err = io.WriteString(w.out, "\n  ],\n")
+	}
+	if err != nil {
+		return err
+	}
+	if w.mutations != nil {
+		n := 0
+		err := w.eachMutation(func(m Mutation) error {
+			sep := ",\n    "
+			if n == 0 {
+				sep = "  \"mutatedServices\": [\n    "
+			}
+			n++
+			return writeJSON(w.out, sep, "    ", m)
+		})
+		if err != nil {
+			return err
+		}
+		closing := "\n  ],\n"
+		if n == 0 {
+			closing = "  \"mutatedServices\": [],\n"
+		}
+		if _, err := io.WriteString(w.out, closing); err != nil {
+			return err
+		}
+	}
+	if err := writeJSON(w.out, "  \"summary\": ", "  ", s); err != nil {
+		return err
+	}
+	_, err = io.WriteString(w.out, "\n}\n")
+	return err
+}
+
+func (w *Writer) eachMutation(fn func(Mutation) error) error {
+	if w.mutations == nil {
+		return nil
+	}
+	if _, err := w.mutations.Seek(0, io.SeekStart); err != nil {
+		return err
+	}
+	r := bufio.NewReader(w.mutations)
+	for {
+		line, err := r.ReadBytes('\n')
+		if len(bytes.TrimSpace(line)) > 0 {
+			var m Mutation
+			if err := json.Unmarshal(line, &m); err != nil {
+				return err
+			}
+			if err := fn(m); err != nil {
+				return err
+			}
+		}
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+func (w *Writer) writeMutationYAML(m Mutation) error {
+	y, err := yaml.JSONToYAML(m.Object)
+	if err != nil {
+		return err
+	}
+	where := ""
+	if m.File != "" {
+		where = fmt.Sprintf("%s:%d ", m.File, m.Doc)
+	}
+	_, err = fmt.Fprintf(w.out, "---\n# %sService %s/%s as the webhook admits it\n%s", where, m.Namespace, m.Name, y)
+	return err
+}
+
+// writeJSON writes prefix, then v as indented JSON whose continuation
+// lines start with indent, without escaping HTML characters.
+func writeJSON(out io.Writer, prefix, indent string, v any) error {
+	var buf bytes.Buffer
+	buf.WriteString(prefix)
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent(indent, "  ")
+	if err := enc.Encode(v); err != nil {
+		return err
+	}
+	_, err := out.Write(bytes.TrimRight(buf.Bytes(), "\n"))
+	return err
+}

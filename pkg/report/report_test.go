@@ -1,0 +1,156 @@
+package report_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/failover-webhook/failover-webhook/pkg/policy"
+	"github.com/failover-webhook/failover-webhook/pkg/report"
+)
+
+var (
+	denial = policy.Finding{File: "dr.yaml", Doc: 2, Line: 9, Kind: "DestinationRule", Namespace: "prod", Name: "a",
+		Field: "spec.trafficPolicy.loadBalancer.localityLbSetting.failoverPriority", Severity: policy.Error, Message: "Forbidden: locality failover needs outlierDetection"}
+	warning  = policy.Finding{Kind: "DestinationRule", Namespace: "staging", Name: "b", Field: "spec.trafficPolicy.outlierDetection", Severity: policy.Warning, Message: "never ejects"}
+	audited  = policy.Finding{Kind: "DestinationRule", Namespace: "legacy", Name: "c", Field: "spec.x", Severity: policy.Audit, Message: "Forbidden: y"}
+	mutation = policy.Finding{File: "svc.yaml", Doc: 1, Kind: "Service", Namespace: "prod", Name: "s", Field: "metadata.labels", Severity: policy.Mutation, Message: "would set istio.io/global=true"}
+)
+
+func TestLine(t *testing.T) {
+	tests := map[string]struct {
+		f    policy.Finding
+		want string
+	}{
+		"an error from a file": {
+			f:    denial,
+			want: "dr.yaml:2 DestinationRule prod/a: spec.trafficPolicy.loadBalancer.localityLbSetting.failoverPriority: Forbidden: locality failover needs outlierDetection",
+		},
+		"a warning from a cluster": {f: warning, want: "DestinationRule staging/b: spec.trafficPolicy.outlierDetection: warning: never ejects"},
+		"an audit finding":         {f: audited, want: "DestinationRule legacy/c: spec.x: audit: Forbidden: y"},
+		"a mutation":               {f: mutation, want: "svc.yaml:1 Service prod/s: metadata.labels: mutation: would set istio.io/global=true"},
+		"a fixed mutation":         {f: policy.MarkFixed(mutation), want: "svc.yaml:1 Service prod/s: metadata.labels: fixed: set istio.io/global=true"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			if got := report.Line(tc.f); got != tc.want {
+				t.Errorf("Line() =\n%s\nwant\n%s", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestText(t *testing.T) {
+	var out, summary bytes.Buffer
+	w, err := report.NewWriter(report.Text, &out, &summary, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	withFix := denial
+	withFix.Fix = "kubectl patch ..."
+	for _, f := range []policy.Finding{withFix, warning, mutation} {
+		if err := w.Finding(f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	obj := `{"apiVersion":"v1","kind":"Service","metadata":{"name":"s","namespace":"prod","labels":{"istio.io/global":"true"}}}`
+	if err := w.Mutated(report.Mutation{File: "svc.yaml", Doc: 1, Namespace: "prod", Name: "s", Object: json.RawMessage(obj)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(report.Summary{Documents: 3, Services: 1, DestinationRules: 2, Denied: 1, Mutated: 1, Skipped: 1}); err != nil {
+		t.Fatal(err)
+	}
+	want := report.Line(withFix) + "\n    fix: kubectl patch ...\n" + report.Line(warning) + "\n" + report.Line(mutation) + "\n" +
+		"---\n# svc.yaml:1 Service prod/s as the webhook admits it\napiVersion: v1\nkind: Service\nmetadata:\n  labels:\n    istio.io/global: \"true\"\n  name: s\n  namespace: prod\n"
+	if out.String() != want {
+		t.Errorf("report:\n%s\nwant:\n%s", out.String(), want)
+	}
+	wantSummary := "3 documents, 1 Service, 2 DestinationRules: 1 would be denied, 1 warning, 0 audit findings, 1 Service would be mutated, 1 skipped\n"
+	if summary.String() != wantSummary {
+		t.Errorf("summary %q, want %q", summary.String(), wantSummary)
+	}
+}
+
+func TestJSON(t *testing.T) {
+	tests := map[string]struct {
+		findings      []policy.Finding
+		mutations     int
+		showMutations bool
+		wantSummary   report.Summary
+	}{
+		"no findings": {
+			wantSummary: report.Summary{Services: 2},
+		},
+		"findings, counted by severity": {
+			findings:    []policy.Finding{denial, warning, warning, audited, mutation},
+			wantSummary: report.Summary{Services: 2, Warnings: 2, Audited: 1},
+		},
+		"mutated Services": {
+			findings: []policy.Finding{mutation}, mutations: 2, showMutations: true,
+			wantSummary: report.Summary{Services: 2},
+		},
+		"no mutated Services to show": {
+			showMutations: true,
+			wantSummary:   report.Summary{Services: 2},
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			var out, summary bytes.Buffer
+			w, err := report.NewWriter(report.JSON, &out, &summary, tc.showMutations)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, f := range tc.findings {
+				if err := w.Finding(f); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for range tc.mutations {
+				if err := w.Mutated(report.Mutation{Namespace: "prod", Name: "s", Object: json.RawMessage(`{"kind":"Service"}`)}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := w.Close(report.Summary{Services: 2}); err != nil {
+				t.Fatal(err)
+			}
+			var doc struct {
+				Findings        []policy.Finding  `json:"findings"`
+				MutatedServices []report.Mutation `json:"mutatedServices"`
+				Summary         report.Summary    `json:"summary"`
+			}
+			dec := json.NewDecoder(strings.NewReader(out.String()))
+			dec.DisallowUnknownFields()
+			if err := dec.Decode(&doc); err != nil {
+				t.Fatalf("not one JSON document: %v\n%s", err, out.String())
+			}
+			if doc.Findings == nil || len(doc.Findings) != len(tc.findings) {
+				t.Errorf("findings %v, want %d (an empty list, not null, when there are none)", doc.Findings, len(tc.findings))
+			}
+			if len(doc.MutatedServices) != tc.mutations || (tc.showMutations && doc.MutatedServices == nil) {
+				t.Errorf("mutatedServices %v, want %d", doc.MutatedServices, tc.mutations)
+			}
+			if !tc.showMutations && strings.Contains(out.String(), "mutatedServices") {
+				t.Error("mutatedServices is written without showMutations")
+			}
+			if doc.Summary != tc.wantSummary {
+				t.Errorf("summary %+v, want %+v", doc.Summary, tc.wantSummary)
+			}
+			if summary.Len() != 0 {
+				t.Errorf("the JSON format wrote %q elsewhere", summary.String())
+			}
+		})
+	}
+}
+
+func TestParseFormat(t *testing.T) {
+	for _, s := range []string{"text", "json"} {
+		if f, err := report.ParseFormat(s); err != nil || string(f) != s {
+			t.Errorf("ParseFormat(%q) = %q, %v", s, f, err)
+		}
+	}
+	if _, err := report.ParseFormat("yaml"); err == nil || !strings.Contains(err.Error(), "want text or json") {
+		t.Errorf("ParseFormat(yaml) error = %v, want one naming the formats", err)
+	}
+}
