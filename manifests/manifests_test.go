@@ -183,6 +183,8 @@ var kinds = map[string]struct {
 	"PodDisruptionBudget":            {"policy/v1", false, func(t *testing.T, o object) { decode[policyv1.PodDisruptionBudget](t, o) }},
 	"ClusterRole":                    {"rbac.authorization.k8s.io/v1", true, func(t *testing.T, o object) { decode[rbacv1.ClusterRole](t, o) }},
 	"ClusterRoleBinding":             {"rbac.authorization.k8s.io/v1", true, func(t *testing.T, o object) { decode[rbacv1.ClusterRoleBinding](t, o) }},
+	"Role":                           {"rbac.authorization.k8s.io/v1", false, func(t *testing.T, o object) { decode[rbacv1.Role](t, o) }},
+	"RoleBinding":                    {"rbac.authorization.k8s.io/v1", false, func(t *testing.T, o object) { decode[rbacv1.RoleBinding](t, o) }},
 	"NetworkPolicy":                  {"networking.k8s.io/v1", false, func(t *testing.T, o object) { decode[networkingv1.NetworkPolicy](t, o) }},
 	"MutatingWebhookConfiguration":   {"admissionregistration.k8s.io/v1", true, func(t *testing.T, o object) { decode[admv1.MutatingWebhookConfiguration](t, o) }},
 	"ValidatingWebhookConfiguration": {"admissionregistration.k8s.io/v1", true, func(t *testing.T, o object) { decode[admv1.ValidatingWebhookConfiguration](t, o) }},
@@ -190,10 +192,11 @@ var kinds = map[string]struct {
 	"Certificate":                    {"cert-manager.io/v1", false, func(t *testing.T, o object) { decode[cmapi.Certificate](t, o) }},
 }
 
-func TestDefaultOverlayRendersExactlyTheseObjects(t *testing.T) {
+// commonObjects are the objects every overlay installs, by id.
+func commonObjects() []string {
 	p := namePrefix
 	ns := installNamespace
-	want := []string{
+	return []string{
 		"Namespace/" + ns,
 		"Deployment/" + ns + "/" + p + "controller-manager",
 		"PodDisruptionBudget/" + ns + "/" + p + "controller-manager",
@@ -206,20 +209,36 @@ func TestDefaultOverlayRendersExactlyTheseObjects(t *testing.T) {
 		"MutatingWebhookConfiguration/" + p + mutatingConfigName,
 		"ValidatingWebhookConfiguration/" + p + validatingConfigName,
 		"Service/" + ns + "/" + p + "webhook-service",
-		"Issuer/" + ns + "/" + p + "selfsigned-issuer",
-		"Certificate/" + ns + "/" + p + "ca",
-		"Issuer/" + ns + "/" + p + "ca-issuer",
-		"Certificate/" + ns + "/" + p + "serving-cert",
 		"NetworkPolicy/" + ns + "/" + p + "allow-webhook-traffic",
 	}
+}
+
+func TestDefaultOverlayRendersExactlyTheseObjects(t *testing.T) {
+	p := namePrefix
+	ns := installNamespace
+	checkRendersExactly(t, defaultRendering(t), append(commonObjects(),
+		"Issuer/"+ns+"/"+p+"selfsigned-issuer",
+		"Certificate/"+ns+"/"+p+"ca",
+		"Issuer/"+ns+"/"+p+"ca-issuer",
+		"Certificate/"+ns+"/"+p+"serving-cert",
+	))
+}
+
+func checkRendersExactly(t *testing.T, r rendering, want []string) {
+	t.Helper()
 	sort.Strings(want)
-	if got := defaultRendering(t).ids(); !slices.Equal(got, want) {
+	if got := r.ids(); !slices.Equal(got, want) {
 		t.Errorf("rendered objects:\n got %v\nwant %v", got, want)
 	}
 }
 
 func TestEveryObjectDecodesIntoItsTypedStruct(t *testing.T) {
-	for _, o := range defaultRendering(t) {
+	checkDecodes(t, defaultRendering(t))
+}
+
+// checkDecodes decodes every object of r into its typed struct.
+func checkDecodes(t *testing.T, r rendering) {
+	for _, o := range r {
 		t.Run(o.id(), func(t *testing.T) {
 			k, ok := kinds[o.Kind]
 			if !ok {
@@ -543,8 +562,27 @@ func TestWebhookConfigurations(t *testing.T) {
 // checkWebhookWiring asserts that a rendered webhook reaches the rendered
 // Service and trusts the CA of the rendered serving Certificate.
 func checkWebhookWiring(t *testing.T, r rendering, spec webhookSpec, w webhook, ns string) {
-	svc := webhookService(t, r)
+	checkWebhookCallsTheService(t, r, spec, w, ns)
 	cert := servingCertificate(t, r)
+	t.Run("gets its CA bundle injected from the serving Certificate", func(t *testing.T) {
+		const key = "cert-manager.io/inject-ca-from"
+		want := cert.Namespace + "/" + cert.Name
+		if got := w.Annotations[key]; got != want {
+			t.Errorf("%s = %q, want %q", key, got, want)
+		}
+		if cert.Namespace != ns {
+			t.Errorf("serving Certificate is in %q, want %q", cert.Namespace, ns)
+		}
+		if len(w.ClientConfig.CABundle) != 0 {
+			t.Error("clientConfig.caBundle is set in the manifests; cert-manager must inject it")
+		}
+	})
+}
+
+// checkWebhookCallsTheService asserts that a rendered webhook reaches the
+// rendered Service on the webhook's path.
+func checkWebhookCallsTheService(t *testing.T, r rendering, spec webhookSpec, w webhook, ns string) {
+	svc := webhookService(t, r)
 	t.Run("calls "+spec.path+" on the rendered webhook Service on port 443", func(t *testing.T) {
 		s := w.ClientConfig.Service
 		if s == nil {
@@ -564,19 +602,6 @@ func checkWebhookWiring(t *testing.T, r rendering, spec webhookSpec, w webhook, 
 		}
 		if !slices.ContainsFunc(svc.Spec.Ports, func(p corev1.ServicePort) bool { return p.Port == 443 }) {
 			t.Errorf("Service %s exposes %+v, not port 443", svc.Name, svc.Spec.Ports)
-		}
-	})
-	t.Run("gets its CA bundle injected from the serving Certificate", func(t *testing.T) {
-		const key = "cert-manager.io/inject-ca-from"
-		want := cert.Namespace + "/" + cert.Name
-		if got := w.Annotations[key]; got != want {
-			t.Errorf("%s = %q, want %q", key, got, want)
-		}
-		if cert.Namespace != ns {
-			t.Errorf("serving Certificate is in %q, want %q", cert.Namespace, ns)
-		}
-		if len(w.ClientConfig.CABundle) != 0 {
-			t.Error("clientConfig.caBundle is set in the manifests; cert-manager must inject it")
 		}
 	})
 }
@@ -741,6 +766,7 @@ func TestDeployment(t *testing.T) {
 			"--cert-dir=/tmp/k8s-webhook-server/serving-certs",
 			"--metrics-bind-address=:8080",
 			"--health-probe-bind-address=:8081",
+			"--shutdown-delay=5s",
 		}
 		if !slices.Equal(c.Args, want) {
 			t.Errorf("args = %q, want %q", c.Args, want)
@@ -1105,31 +1131,7 @@ func TestRBAC(t *testing.T) {
 // dnsNames all follow.
 func TestChangingTheOverlayNamespaceMovesEveryReference(t *testing.T) {
 	const otherNamespace = "mesh-admission"
-	dir := t.TempDir()
-	copyTree(t, ".", dir)
-	kust := filepath.Join(dir, "default", "kustomization.yaml")
-	b, err := os.ReadFile(kust)
-	if err != nil {
-		t.Fatal(err)
-	}
-	line := "\nnamespace: " + installNamespace + "\n"
-	if n := bytes.Count(b, []byte(line)); n != 1 {
-		t.Fatalf("default/kustomization.yaml sets `namespace: %s` %d times, want 1", installNamespace, n)
-	}
-	b = bytes.Replace(b, []byte(line), []byte("\nnamespace: "+otherNamespace+"\n"), 1)
-	if err := os.WriteFile(kust, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-
-	r, err := render(filepath.Join(dir, "default"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, o := range r {
-		if bytes.Contains(o.YAML, []byte(installNamespace)) {
-			t.Errorf("%s still mentions %s:\n%s", o.id(), installNamespace, o.YAML)
-		}
-	}
+	r := renderInNamespace(t, "default", otherNamespace)
 	checkPlacement(t, r, otherNamespace, namePrefix)
 	for _, spec := range webhookSpecs {
 		t.Run(spec.kind, func(t *testing.T) {
@@ -1146,6 +1148,37 @@ func TestChangingTheOverlayNamespaceMovesEveryReference(t *testing.T) {
 	if got := servingCertificate(t, r).Spec.DNSNames; !slices.Equal(got, want) {
 		t.Errorf("dnsNames = %v, want %v", got, want)
 	}
+}
+
+// renderInNamespace renders a copy of the tree whose overlay installs into
+// namespace, and checks that no object mentions the original one.
+func renderInNamespace(t *testing.T, overlay, namespace string) rendering {
+	t.Helper()
+	dir := t.TempDir()
+	copyTree(t, ".", dir)
+	kust := filepath.Join(dir, overlay, "kustomization.yaml")
+	b, err := os.ReadFile(kust)
+	if err != nil {
+		t.Fatal(err)
+	}
+	line := "\nnamespace: " + installNamespace + "\n"
+	if n := bytes.Count(b, []byte(line)); n != 1 {
+		t.Fatalf("%s/kustomization.yaml sets `namespace: %s` %d times, want 1", overlay, installNamespace, n)
+	}
+	b = bytes.Replace(b, []byte(line), []byte("\nnamespace: "+namespace+"\n"), 1)
+	if err := os.WriteFile(kust, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r, err := render(filepath.Join(dir, overlay))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range r {
+		if bytes.Contains(o.YAML, []byte(installNamespace)) {
+			t.Errorf("%s still mentions %s:\n%s", o.id(), installNamespace, o.YAML)
+		}
+	}
+	return r
 }
 
 // copyTree copies the kustomize folders (not this test) from src to dst.

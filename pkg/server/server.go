@@ -1,13 +1,15 @@
 // Package server wires the admission handlers into a controller-runtime
-// manager: the webhook server, the namespace cache, probes and metrics.
-// `webhook serve` and the control-plane tests share it, so what is tested is
-// what runs.
+// manager: the webhook server and its certificate source, the namespace
+// cache, probes, metrics and the shutdown sequence. `webhook serve` and the
+// control-plane tests share it, so what is tested is what runs.
 package server
 
 import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"net"
+	"strconv"
 	"time"
 
 	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
@@ -25,8 +27,24 @@ import (
 
 	"github.com/failover-webhook/failover-webhook/pkg/mutate"
 	"github.com/failover-webhook/failover-webhook/pkg/namespaces"
+	"github.com/failover-webhook/failover-webhook/pkg/servingcert"
 	"github.com/failover-webhook/failover-webhook/pkg/validate"
 )
+
+// CertMode says where the serving certificate comes from.
+type CertMode string
+
+const (
+	// CertModeFiles reads the certificate and key from CertDir (a
+	// cert-manager Secret mounted there) and reloads them when they change.
+	CertModeFiles CertMode = "files"
+	// CertModeSelfManaged keeps a CA in a Secret, serves a certificate it
+	// signs, and injects the CA into the webhook configurations.
+	CertModeSelfManaged CertMode = "self-managed"
+)
+
+// CertModes lists the modes, for messages.
+var CertModes = []CertMode{CertModeFiles, CertModeSelfManaged}
 
 // Options configures a webhook manager. The zero value is not useful; start
 // from DefaultOptions.
@@ -35,10 +53,15 @@ type Options struct {
 	// means every interface.
 	Host string
 	Port int
-	// CertDir holds CertName and KeyName; they are reloaded when they change.
+	// CertMode chooses the certificate source.
+	CertMode CertMode
+	// CertDir holds CertName and KeyName (files mode); they are reloaded
+	// when they change.
 	CertDir  string
 	CertName string
 	KeyName  string
+	// SelfManaged configures the self-managed mode.
+	SelfManaged servingcert.SelfManagedOptions
 	// TLSMinVersion is the lowest TLS version the webhook server accepts.
 	TLSMinVersion uint16
 
@@ -54,18 +77,49 @@ type Options struct {
 	// HealthProbeBindAddress serves /healthz and /readyz.
 	HealthProbeBindAddress string
 
+	// ShutdownDelay is how long the webhook keeps serving, reporting not
+	// ready, after it is told to stop (the Start context ends): time for
+	// the endpoints to drop the pod before its listener closes.
+	ShutdownDelay time.Duration
 	// GracefulShutdownTimeout bounds how long in-flight requests may take
-	// to finish after the process is told to stop.
+	// to finish after the delay.
 	GracefulShutdownTimeout time.Duration
+}
+
+// Names manifests/self-managed-certs gives the objects the self-managed
+// mode manages, the defaults of DefaultOptions.
+const (
+	DefaultNamespace                      = "failover-webhook-system"
+	DefaultServiceName                    = "failover-webhook-webhook-service"
+	DefaultCASecretName                   = "failover-webhook-ca"
+	DefaultMutatingWebhookConfiguration   = "failover-webhook-mutating-webhook-configuration"
+	DefaultValidatingWebhookConfiguration = "failover-webhook-validating-webhook-configuration"
+)
+
+// ServiceDNSNames are the names the API server may verify the webhook's
+// certificate against when it calls the Service name in namespace.
+func ServiceDNSNames(name, namespace string) []string {
+	return []string{name + "." + namespace + ".svc", name + "." + namespace + ".svc.cluster.local"}
 }
 
 // DefaultOptions returns the defaults of `webhook serve`.
 func DefaultOptions() Options {
 	return Options{
-		Port:                    9443,
-		CertDir:                 "/tmp/k8s-webhook-server/serving-certs",
-		CertName:                "tls.crt",
-		KeyName:                 "tls.key",
+		Port:     9443,
+		CertMode: CertModeFiles,
+		CertDir:  "/tmp/k8s-webhook-server/serving-certs",
+		CertName: "tls.crt",
+		KeyName:  "tls.key",
+		SelfManaged: servingcert.SelfManagedOptions{
+			SecretNamespace:                DefaultNamespace,
+			SecretName:                     DefaultCASecretName,
+			DNSNames:                       ServiceDNSNames(DefaultServiceName, DefaultNamespace),
+			MutatingWebhookConfiguration:   DefaultMutatingWebhookConfiguration,
+			ValidatingWebhookConfiguration: DefaultValidatingWebhookConfiguration,
+			CADuration:                     365 * 24 * time.Hour,
+			CertDuration:                   7 * 24 * time.Hour,
+			PropagationDelay:               10 * time.Second,
+		},
 		TLSMinVersion:           tls.VersionTLS12,
 		WaypointName:            "waypoint",
 		MetricsBindAddress:      ":8080",
@@ -92,7 +146,10 @@ func NewScheme() (*runtime.Scheme, error) {
 }
 
 // NewManager returns a manager serving both webhooks on the paths of the
-// shipped webhook configurations. Start it to serve.
+// shipped webhook configurations. Start it to serve. When its Start context
+// ends, it reports not ready and asks clients to close their connections,
+// keeps serving for ShutdownDelay, then stops, letting in-flight requests
+// finish within GracefulShutdownTimeout.
 func NewManager(cfg *rest.Config, opts Options) (manager.Manager, error) {
 	scheme, err := NewScheme()
 	if err != nil {
@@ -113,27 +170,49 @@ func NewManager(cfg *rest.Config, opts Options) (manager.Manager, error) {
 		metricsOpts.FilterProvider = filters.WithAuthenticationAndAuthorization
 	}
 
+	cacheOpts := cache.Options{
+		// Only labels and CAs are read; managed fields are dead weight.
+		DefaultTransform: cache.TransformStripManagedFields(),
+	}
+	var source servingcert.Source
+	var selfManaged *servingcert.SelfManaged
+	switch opts.CertMode {
+	case CertModeFiles:
+		if source, err = servingcert.NewFiles(opts.CertDir, opts.CertName, opts.KeyName); err != nil {
+			return nil, err
+		}
+	case CertModeSelfManaged:
+		selfManaged = servingcert.NewSelfManaged(rest.CopyConfig(cfg), opts.SelfManaged)
+		source = selfManaged
+		cacheOpts.ByObject = selfManaged.CacheOptions()
+	default:
+		return nil, fmt.Errorf("unknown certificate mode %q: want one of %v", opts.CertMode, CertModes)
+	}
+	useSource := func(c *tls.Config) { c.GetCertificate = source.GetCertificate }
+
 	gracefulShutdown := opts.GracefulShutdownTimeout
 	mgr, err := manager.New(cfg, manager.Options{
-		Scheme: scheme,
-		Cache: cache.Options{
-			// Only namespace labels are read; managed fields are dead weight.
-			DefaultTransform: cache.TransformStripManagedFields(),
-		},
+		Scheme:                  scheme,
+		Cache:                   cacheOpts,
 		Metrics:                 metricsOpts,
 		HealthProbeBindAddress:  opts.HealthProbeBindAddress,
 		GracefulShutdownTimeout: &gracefulShutdown,
 		WebhookServer: webhook.NewServer(webhook.Options{
-			Host:     opts.Host,
-			Port:     opts.Port,
-			CertDir:  opts.CertDir,
-			CertName: opts.CertName,
-			KeyName:  opts.KeyName,
-			TLSOpts:  []func(*tls.Config){http1Only, minVersion},
+			Host:    opts.Host,
+			Port:    opts.Port,
+			TLSOpts: []func(*tls.Config){http1Only, minVersion, useSource},
 		}),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("creating the manager: %w", err)
+	}
+	if selfManaged != nil {
+		err = selfManaged.SetupWithManager(mgr)
+	} else {
+		err = mgr.Add(source)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("starting the certificate source: %w", err)
 	}
 
 	// Register the namespace informer now so it starts and syncs with the
@@ -143,17 +222,25 @@ func NewManager(cfg *rest.Config, opts Options) (manager.Manager, error) {
 	}
 	nsLabels := namespaces.CacheFirst{Cache: mgr.GetCache(), API: mgr.GetAPIReader()}
 
+	m := &drainingManager{Manager: mgr, delay: opts.ShutdownDelay}
 	hookServer := mgr.GetWebhookServer()
-	hookServer.Register(mutate.Path, &webhook.Admission{Handler: mutate.NewHandler(scheme, nsLabels, opts.WaypointName)})
-	hookServer.Register(validate.Path, &webhook.Admission{Handler: validate.NewHandler(scheme, nsLabels)})
+	hookServer.Register(mutate.Path, m.edge(NewAdmission(mutate.NewHandler(nsLabels, opts.WaypointName))))
+	hookServer.Register(validate.Path, m.edge(NewAdmission(validate.NewHandler(nsLabels))))
 
+	// Liveness stays cheap: a stuck process is the only thing a restart
+	// fixes. Readiness says whether admissions should be sent here.
 	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
 		return nil, err
 	}
-	// Ready only once the webhook server completes TLS handshakes, so no
-	// endpoint receives admissions it cannot answer.
-	if err := mgr.AddReadyzCheck("webhook-tls", hookServer.StartedChecker()); err != nil {
+	if err := mgr.AddReadyzCheck("shutdown", m.notDraining); err != nil {
 		return nil, err
 	}
-	return mgr, nil
+	// Ready only once the webhook server completes TLS handshakes with the
+	// certificate its source holds, so no endpoint receives admissions it
+	// cannot answer, and a missed rotation shows.
+	address := net.JoinHostPort(opts.Host, strconv.Itoa(opts.Port))
+	if err := mgr.AddReadyzCheck("serving-certificate", servingcert.ServesCurrent(source, address)); err != nil {
+		return nil, err
+	}
+	return m, nil
 }

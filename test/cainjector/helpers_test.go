@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -35,7 +34,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	ctrlconfig "sigs.k8s.io/controller-runtime/pkg/config"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
@@ -53,12 +51,6 @@ import (
 const (
 	waitTimeout    = 30 * time.Second
 	attemptTimeout = 10 * time.Second
-)
-
-// certManagerModule ships cert-manager's CRDs in certManagerCRDDir.
-const (
-	certManagerModule = "github.com/cert-manager/cert-manager"
-	certManagerCRDDir = "deploy/crds"
 )
 
 // logs collects controller-runtime's log lines (the webhook's and the
@@ -102,23 +94,13 @@ func captureLogs(t *testing.T) {
 // them when the test ends.
 func startControlPlane(t *testing.T, root string, scheme *runtime.Scheme) *rest.Config {
 	t.Helper()
-	assets, err := controlplane.AssetsDir(root)
+	certManagerCRDs, err := controlplane.CertManagerCRDPaths(root)
 	if err != nil {
 		t.Fatal(err)
 	}
-	istioCRDs, err := controlplane.IstioCRDPath(root)
+	env, err := controlplane.NewEnvironment(root, scheme, certManagerCRDs...)
 	if err != nil {
 		t.Fatal(err)
-	}
-	certManagerCRDs, err := certManagerCRDPaths(root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	env := &envtest.Environment{
-		BinaryAssetsDirectory: assets,
-		CRDDirectoryPaths:     append([]string{istioCRDs}, certManagerCRDs...),
-		ErrorIfCRDPathMissing: true,
-		Scheme:                scheme,
 	}
 	cfg, err := env.Start()
 	if err != nil {
@@ -130,32 +112,6 @@ func startControlPlane(t *testing.T, root string, scheme *runtime.Scheme) *rest.
 		}
 	})
 	return cfg
-}
-
-// certManagerCRDPaths returns the cert-manager.io CRD files of the
-// cert-manager version go.mod requires.
-func certManagerCRDPaths(root string) ([]string, error) {
-	cmd := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", certManagerModule)
-	cmd.Dir = root
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	dir := strings.TrimSpace(string(out))
-	if err != nil || dir == "" {
-		return nil, fmt.Errorf("locating %s (go list -m: %v %s): run `go mod download %s` in %s",
-			certManagerModule, err, strings.TrimSpace(stderr.String()), certManagerModule, root)
-	}
-	paths, err := filepath.Glob(filepath.Join(dir, filepath.FromSlash(certManagerCRDDir), "cert-manager.io_*.yaml"))
-	if err != nil {
-		return nil, err
-	}
-	certificates := filepath.Join(dir, filepath.FromSlash(certManagerCRDDir), "cert-manager.io_certificates.yaml")
-	for _, p := range paths {
-		if p == certificates {
-			return paths, nil
-		}
-	}
-	return nil, fmt.Errorf("%s is not among the CRDs found in %s: %v", filepath.Base(certificates), dir, paths)
 }
 
 // installation holds the objects of manifests/default the test applies.

@@ -106,18 +106,14 @@ func Start(ctx context.Context, opts Options) (_ *Cluster, err error) {
 	if err != nil {
 		return nil, err
 	}
-	assets, err := AssetsDir(root)
-	if err != nil {
-		return nil, err
-	}
-	crds, err := IstioCRDPath(root)
-	if err != nil {
-		return nil, err
-	}
 	if len(opts.WebhookPaths) == 0 {
 		opts.WebhookPaths = []string{filepath.Join(root, "manifests", "webhook")}
 	}
 	scheme, err := server.NewScheme()
+	if err != nil {
+		return nil, err
+	}
+	env, err := NewEnvironment(root, scheme)
 	if err != nil {
 		return nil, err
 	}
@@ -129,15 +125,10 @@ func Start(ctx context.Context, opts Options) (_ *Cluster, err error) {
 	c := &Cluster{
 		Name:        opts.Name,
 		Scheme:      scheme,
-		KubectlPath: filepath.Join(assets, "kubectl"),
+		KubectlPath: filepath.Join(env.BinaryAssetsDirectory, "kubectl"),
 		opts:        opts,
 		dir:         dir,
-		env: &envtest.Environment{
-			BinaryAssetsDirectory: assets,
-			CRDDirectoryPaths:     []string{crds},
-			ErrorIfCRDPathMissing: true,
-			Scheme:                scheme,
-		},
+		env:         env,
 	}
 	defer func() {
 		if err != nil {

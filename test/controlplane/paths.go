@@ -8,7 +8,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
+
+	"k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
 )
 
 // modulePath identifies this repository's go.mod among the go.mod files
@@ -24,6 +28,12 @@ const assetsEnv = "KUBEBUILDER_ASSETS"
 const (
 	istioAPIModule = "istio.io/api"
 	istioCRDFile   = "kubernetes/customresourcedefinitions.gen.yaml"
+)
+
+// certManagerModule ships cert-manager's CRDs in certManagerCRDDir.
+const (
+	certManagerModule = "github.com/cert-manager/cert-manager"
+	certManagerCRDDir = "deploy/crds"
 )
 
 // RepoRoot returns the folder holding this module's go.mod, the nearest one
@@ -79,7 +89,7 @@ func AssetsDir(root string) (string, error) {
 // IstioCRDPath returns the Istio CRD file of the istio.io/api version go.mod
 // requires, read in place from the module cache.
 func IstioCRDPath(root string) (string, error) {
-	dir, err := istioAPIDir(root)
+	dir, err := moduleDir(root, istioAPIModule)
 	if err != nil {
 		return "", err
 	}
@@ -90,10 +100,29 @@ func IstioCRDPath(root string) (string, error) {
 	return path, nil
 }
 
-// istioAPIDir asks the go command where istio.io/api is, and falls back to
+// CertManagerCRDPaths returns the cert-manager.io CRD files of the
+// cert-manager version go.mod requires, read in place from the module cache.
+func CertManagerCRDPaths(root string) ([]string, error) {
+	dir, err := moduleDir(root, certManagerModule)
+	if err != nil {
+		return nil, err
+	}
+	crds := filepath.Join(dir, filepath.FromSlash(certManagerCRDDir))
+	paths, err := filepath.Glob(filepath.Join(crds, "cert-manager.io_*.yaml"))
+	if err != nil {
+		return nil, err
+	}
+	certificates := filepath.Join(crds, "cert-manager.io_certificates.yaml")
+	if !slices.Contains(paths, certificates) {
+		return nil, fmt.Errorf("%s is not among the CRDs found in %s: %v", filepath.Base(certificates), crds, paths)
+	}
+	return paths, nil
+}
+
+// moduleDir asks the go command where module is, and falls back to
 // GOMODCACHE and the version in go.mod when there is no go command.
-func istioAPIDir(root string) (string, error) {
-	cmd := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", istioAPIModule)
+func moduleDir(root, module string) (string, error) {
+	cmd := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", module)
 	cmd.Dir = root
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
@@ -109,15 +138,15 @@ func istioAPIDir(root string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	version := requiredVersion(goMod, istioAPIModule)
-	dir := filepath.Join(modCache(), istioAPIModule+"@"+version)
+	version := requiredVersion(goMod, module)
+	dir := filepath.Join(modCache(), module+"@"+version)
 	if version != "" {
 		if _, err := os.Stat(dir); err == nil {
 			return dir, nil
 		}
 	}
 	return "", fmt.Errorf("locating %s (go list -m: %v %s; not in %s either): run `go mod download %s` in %s",
-		istioAPIModule, listErr, strings.TrimSpace(stderr.String()), dir, istioAPIModule, root)
+		module, listErr, strings.TrimSpace(stderr.String()), dir, module, root)
 }
 
 // requiredVersion returns the version go.mod requires of module, or "".
@@ -143,4 +172,24 @@ func modCache() string {
 		gopath = filepath.Join(home, "go")
 	}
 	return filepath.Join(filepath.SplitList(gopath)[0], "pkg", "mod")
+}
+
+// NewEnvironment returns an envtest environment, not started, running the
+// control-plane binaries of AssetsDir with the Istio CRDs and the CRD files
+// or folders in crds (CertManagerCRDPaths, for one). scheme may be nil.
+func NewEnvironment(root string, scheme *runtime.Scheme, crds ...string) (*envtest.Environment, error) {
+	assets, err := AssetsDir(root)
+	if err != nil {
+		return nil, err
+	}
+	istio, err := IstioCRDPath(root)
+	if err != nil {
+		return nil, err
+	}
+	return &envtest.Environment{
+		BinaryAssetsDirectory: assets,
+		CRDDirectoryPaths:     append([]string{istio}, crds...),
+		ErrorIfCRDPathMissing: true,
+		Scheme:                scheme,
+	}, nil
 }

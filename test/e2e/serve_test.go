@@ -9,8 +9,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -46,15 +44,9 @@ func (b *syncBuffer) String() string {
 
 func buildWebhook(t *testing.T) string {
 	t.Helper()
-	root, err := controlplane.RepoRoot()
+	bin, err := controlplane.BuildWebhook(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
-	}
-	bin := filepath.Join(t.TempDir(), "webhook")
-	cmd := exec.Command("go", "build", "-o", bin, "./cmd/webhook")
-	cmd.Dir = root
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("building the webhook: %v\n%s", err, out)
 	}
 	return bin
 }

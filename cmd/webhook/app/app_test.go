@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -18,9 +19,11 @@ import (
 func designDefaults() server.Options {
 	return server.Options{
 		Port:                    9443,
+		CertMode:                server.CertModeFiles,
 		CertDir:                 "/tmp/k8s-webhook-server/serving-certs",
 		CertName:                "tls.crt",
 		KeyName:                 "tls.key",
+		SelfManaged:             selfManagedDefaults(),
 		TLSMinVersion:           tls.VersionTLS12,
 		WaypointName:            "waypoint",
 		MetricsBindAddress:      ":8080",
@@ -123,7 +126,7 @@ func TestServeFlags(t *testing.T) {
 			want: func(o *server.Options) {
 				*o = server.Options{Port: 10250, CertDir: "/certs", CertName: "c", KeyName: "k", WaypointName: "wp",
 					MetricsBindAddress: ":9000", MetricsSecure: true, HealthProbeBindAddress: ":9001", TLSMinVersion: tls.VersionTLS13,
-					GracefulShutdownTimeout: time.Minute}
+					GracefulShutdownTimeout: time.Minute, CertMode: server.CertModeFiles, SelfManaged: selfManagedDefaults()}
 			},
 			wantKubeconfig: "/kc",
 		},
@@ -144,7 +147,7 @@ func TestServeFlags(t *testing.T) {
 			if tc.want != nil {
 				tc.want(&want)
 			}
-			if rec.cfg.Server != want {
+			if !reflect.DeepEqual(rec.cfg.Server, want) {
 				t.Errorf("server options\n got %+v\nwant %+v", rec.cfg.Server, want)
 			}
 			if rec.cfg.Kubeconfig != tc.wantKubeconfig {

@@ -84,6 +84,6 @@ label failover-webhook.io/enforcement: enforce (default), warn, audit or off.`,
 		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(NewServeCommand(serve))
+	root.AddCommand(NewServeCommand(serve), NewCheckCommand(), NewAuditCommand())
 	return root
 }
