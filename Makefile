@@ -72,3 +72,19 @@ run: build $(ENVTEST_BUILD) ## Start a local control plane with bin/webhook serv
 demo: $(ENVTEST_BUILD) ## Play Istio's multicluster failover guide with kubectl on two local control planes with the webhook; fails if the webhook does not do what the guide needs.
 	go build -o $(BIN_DIR)/demo ./test/demo
 	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) $(BIN_DIR)/demo
+
+##@ Fuzzing
+
+# How long each fuzz target runs under `make fuzz`.
+FUZZTIME ?= 30s
+
+.PHONY: fuzz
+fuzz: ## Run every Fuzz target of the module for FUZZTIME each (default 30s). An input that fails is written to the package's testdata/fuzz/<target>/, where every `go test` runs it as a seed-corpus row: commit it with the fix.
+	@failed=""; \
+	for dir in $$(grep -rl --include='*_test.go' '^func Fuzz' . | xargs -n1 dirname | sort -u); do \
+	  for target in $$(go test -list '^Fuzz' "$$dir" | grep '^Fuzz'); do \
+	    echo "== $$dir $$target ($(FUZZTIME))"; \
+	    go test "$$dir" -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) || failed="$$failed $$dir:$$target"; \
+	  done; \
+	done; \
+	if [ -n "$$failed" ]; then echo "fuzzing found failures in:$$failed (inputs saved under testdata/fuzz)"; exit 1; fi
