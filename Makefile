@@ -88,3 +88,15 @@ fuzz: ## Run every Fuzz target of the module for FUZZTIME each (default 30s). An
 	  done; \
 	done; \
 	if [ -n "$$failed" ]; then echo "fuzzing found failures in:$$failed (inputs saved under testdata/fuzz)"; exit 1; fi
+
+##@ Benchmarks
+
+BENCH_DIR   ?= $(BIN_DIR)/bench
+BENCH_FLAGS ?=
+
+.PHONY: bench
+bench: build $(ENVTEST_BUILD) ## Measure side by side (docs/benchmarks.md): Go benchmarks, load, API-server latency, memory; writes bin/bench/results.json and summary.md. Not part of make test.
+	mkdir -p $(BENCH_DIR)
+	go test -run='^$$' -bench=. -benchmem ./pkg/... | tee $(BENCH_DIR)/gobench.txt
+	go build -o $(BIN_DIR)/webhook-bench ./test/bench
+	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) $(BIN_DIR)/webhook-bench -webhook $(BIN_DIR)/webhook -gobench $(BENCH_DIR)/gobench.txt -out $(BENCH_DIR) $(BENCH_FLAGS)

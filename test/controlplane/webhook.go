@@ -208,11 +208,11 @@ func probeDestinationRule() *networkingv1.DestinationRule {
 // flags a Deployment would pass, probes and metrics on free loopback ports.
 // Stopping it sends SIGTERM, as the kubelet does; a non-zero exit is an error.
 func (c *Cluster) execWebhook(opts server.Options) (chan error, error) {
-	probe, err := freeAddress()
+	probe, err := FreeAddress()
 	if err != nil {
 		return nil, err
 	}
-	metricsAddr, err := freeAddress()
+	metricsAddr, err := FreeAddress()
 	if err != nil {
 		return nil, err
 	}
@@ -237,8 +237,8 @@ func (c *Cluster) execWebhook(opts server.Options) (chan error, error) {
 	return done, nil
 }
 
-// freeAddress returns a loopback address with a port free right now.
-func freeAddress() (string, error) {
+// FreeAddress returns a loopback address with a port free right now.
+func FreeAddress() (string, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", err
