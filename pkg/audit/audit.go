@@ -69,32 +69,43 @@ func (e *FixError) Error() string {
 // their number. The summary's Denied says whether the webhook would reject
 // anything; a *FixError says some fixes failed.
 func Run(ctx context.Context, c client.Client, opts Options, stdout, stderr io.Writer) (report.Summary, error) {
+	var summary report.Summary
+	out, err := report.NewWriter(opts.Format, stdout, stderr, false)
+	if err != nil {
+		return summary, err
+	}
+	a := newAuditor(c, opts, out, &summary, stderr)
+	runErr := a.run(ctx)
+	if err := errors.Join(runErr, out.Close(summary)); err != nil {
+		return summary, err
+	}
+	if opts.Fix && opts.DryRun && summary.Mutated > 0 {
+		fmt.Fprintf(stderr, "dry run: the API server accepted the changes to %d Services; nothing was stored\n", summary.Mutated-a.failed)
+	}
+	if a.failed > 0 {
+		return summary, &FixError{Failed: a.failed}
+	}
+	return summary, nil
+}
+
+func newAuditor(c client.Client, opts Options, out *report.Writer, summary *report.Summary, stderr io.Writer) *auditor {
 	if opts.ChunkSize <= 0 {
 		opts.ChunkSize = DefaultChunkSize
 	}
-	a := &auditor{c: c, opts: opts, stderr: stderr}
+	return &auditor{c: c, opts: opts, stderr: stderr, out: out, summary: summary}
+}
+
+// run judges the cluster's objects and writes the findings.
+func (a *auditor) run(ctx context.Context) error {
 	labels, err := a.namespaceLabels(ctx)
 	if err != nil {
-		return a.summary, err
+		return err
 	}
 	a.evaluator = policy.Evaluator{
-		Namespaces:      policy.Namespaces{Labels: labels, Modes: opts.NamespaceModes, Excluded: opts.ExcludedNamespaces},
-		DefaultWaypoint: opts.WaypointName,
+		Namespaces:      policy.Namespaces{Labels: labels, Modes: a.opts.NamespaceModes, Excluded: a.opts.ExcludedNamespaces},
+		DefaultWaypoint: a.opts.WaypointName,
 	}
-	if a.out, err = report.NewWriter(opts.Format, stdout, stderr, false); err != nil {
-		return a.summary, err
-	}
-	runErr := errors.Join(a.destinationRules(ctx), a.services(ctx))
-	if err := errors.Join(runErr, a.out.Close(a.summary)); err != nil {
-		return a.summary, err
-	}
-	if opts.Fix && opts.DryRun && a.summary.Mutated > 0 {
-		fmt.Fprintf(stderr, "dry run: the API server accepted the changes to %d Services; nothing was stored\n", a.summary.Mutated-a.failed)
-	}
-	if a.failed > 0 {
-		return a.summary, &FixError{Failed: a.failed}
-	}
-	return a.summary, nil
+	return errors.Join(a.destinationRules(ctx), a.services(ctx))
 }
 
 type auditor struct {
@@ -103,8 +114,16 @@ type auditor struct {
 	stderr    io.Writer
 	out       *report.Writer
 	evaluator policy.Evaluator
-	summary   report.Summary
+	summary   *report.Summary
 	failed    int
+	// cluster names the cluster in findings when several are audited.
+	cluster string
+}
+
+// write writes one finding of the cluster.
+func (a *auditor) write(f policy.Finding) error {
+	f.Cluster = a.cluster
+	return a.out.Finding(f)
 }
 
 // namespaceLabels reads the labels of the audited namespaces, metadata
@@ -193,7 +212,7 @@ func (a *auditor) destinationRule(dr client.Object) error {
 		if fix != "" && isViolation(f, out) {
 			f.Fix, fix = fix, ""
 		}
-		if err := a.out.Finding(f); err != nil {
+		if err := a.write(f); err != nil {
 			return err
 		}
 	}
@@ -289,7 +308,7 @@ func (a *auditor) service(ctx context.Context, svc *corev1.Service) error {
 		if fixed && f.Severity == policy.Mutation {
 			f = policy.MarkFixed(f)
 		}
-		if err := a.out.Finding(f); err != nil {
+		if err := a.write(f); err != nil {
 			return err
 		}
 	}

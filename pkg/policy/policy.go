@@ -34,6 +34,10 @@ const (
 	Audit Severity = "audit"
 	// Mutation: the webhook changes the object; never a failure.
 	Mutation Severity = "mutation"
+	// Drift: clusters hold different configurations of the object, which
+	// changes how failover between them behaves (`webhook audit` with
+	// several clusters).
+	Drift Severity = "drift"
 )
 
 // Finding is one thing the webhook says or does about one object.
@@ -44,6 +48,11 @@ type Finding struct {
 	File string `json:"file,omitempty"`
 	Doc  int    `json:"doc,omitempty"`
 	Line int    `json:"line,omitempty"`
+	// Cluster names the cluster an object was read from when several
+	// clusters are audited at once.
+	Cluster string `json:"cluster,omitempty"`
+	// Clusters are the clusters a Drift finding compares.
+	Clusters []string `json:"clusters,omitempty"`
 
 	Kind      string   `json:"kind"`
 	Namespace string   `json:"namespace"`
@@ -70,6 +79,12 @@ const (
 const (
 	ServiceKind         = "Service"
 	DestinationRuleKind = "DestinationRule"
+)
+
+// Kinds of the other objects findings name.
+const (
+	NamespaceKind  = "Namespace"
+	DeploymentKind = "Deployment"
 )
 
 // Namespaces gives the labels the webhook would read for each namespace.

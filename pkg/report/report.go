@@ -61,6 +61,11 @@ type Summary struct {
 	Skipped int `json:"skipped"`
 	// Invalid is the number of documents that could not be read.
 	Invalid int `json:"invalid,omitempty"`
+	// Clusters is the number of clusters audited at once, and Drift the
+	// number of findings of differences between them (audit with several
+	// clusters only).
+	Clusters int `json:"clusters,omitempty"`
+	Drift    int `json:"drift,omitempty"`
 }
 
 func (s Summary) String() string {
@@ -79,6 +84,9 @@ func (s Summary) String() string {
 	}
 	if s.Invalid > 0 {
 		fmt.Fprintf(&b, ", %d invalid", s.Invalid)
+	}
+	if s.Clusters > 1 {
+		fmt.Fprintf(&b, "; %d clusters compared: %s", s.Clusters, plural(s.Drift, "difference"))
 	}
 	return b.String()
 }
@@ -106,8 +114,8 @@ type Writer struct {
 	// summary receives the summary line of the text format.
 	summary io.Writer
 	// findings counts the findings written, to place JSON commas;
-	// warnings and audited count those severities for the summary.
-	findings, warnings, audited int
+	// warnings, audited and drift count those severities for the summary.
+	findings, warnings, audited, drift int
 	// mutations spools the Mutations until the findings are written.
 	mutations *os.File
 	err       error
@@ -138,6 +146,8 @@ func (w *Writer) Finding(f policy.Finding) error {
 		w.warnings++
 	case policy.Audit:
 		w.audited++
+	case policy.Drift:
+		w.drift++
 	}
 	if w.format == JSON {
 		sep := ",\n    "
@@ -160,13 +170,24 @@ func (w *Writer) Finding(f policy.Finding) error {
 // `FILE:DOC KIND NAMESPACE/NAME: field.path: message`, the message marked
 // with its severity unless it is an error (whose message starts with its
 // reason, such as "Forbidden:"). FILE:DOC is left out for objects read
-// from a cluster.
+// from a cluster; when several clusters are audited, the cluster takes its
+// place (`CLUSTER: KIND ...`), or the clusters a drift finding compares
+// (`CLUSTER,CLUSTER: KIND ...`). A cluster-scoped object is `KIND NAME`.
 func Line(f policy.Finding) string {
 	var b strings.Builder
-	if f.File != "" {
+	switch {
+	case f.File != "":
 		fmt.Fprintf(&b, "%s:%d ", f.File, f.Doc)
+	case f.Cluster != "":
+		fmt.Fprintf(&b, "%s: ", f.Cluster)
+	case len(f.Clusters) > 0:
+		fmt.Fprintf(&b, "%s: ", strings.Join(f.Clusters, ","))
 	}
-	fmt.Fprintf(&b, "%s %s/%s: %s: ", f.Kind, f.Namespace, f.Name, f.Field)
+	if f.Namespace == "" {
+		fmt.Fprintf(&b, "%s %s: %s: ", f.Kind, f.Name, f.Field)
+	} else {
+		fmt.Fprintf(&b, "%s %s/%s: %s: ", f.Kind, f.Namespace, f.Name, f.Field)
+	}
 	switch {
 	case f.Fixed:
 		b.WriteString("fixed: ")
@@ -176,6 +197,9 @@ func Line(f policy.Finding) string {
 	b.WriteString(f.Message)
 	return b.String()
 }
+
+// Drift returns the number of drift findings written.
+func (w *Writer) Drift() int { return w.drift }
 
 // Mutated records a Service as the webhook would admit it; the report
 // shows it after the findings.
@@ -192,9 +216,9 @@ func (w *Writer) Mutated(m Mutation) error {
 }
 
 // Close writes the mutated objects and the summary, and ends the report.
-// The summary's Warnings and Audited are the findings written.
+// The summary's Warnings, Audited and Drift are the findings written.
 func (w *Writer) Close(s Summary) (err error) {
-	s.Warnings, s.Audited = w.warnings, w.audited
+	s.Warnings, s.Audited, s.Drift = w.warnings, w.audited, w.drift
 	defer func() {
 		if w.mutations != nil {
 			err = errors.Join(err, w.mutations.Close(), os.Remove(w.mutations.Name()))

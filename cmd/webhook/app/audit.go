@@ -17,13 +17,13 @@ import (
 // NewAuditCommand returns `webhook audit`.
 func NewAuditCommand() *cobra.Command {
 	var (
-		opts        audit.Options
-		pf          policyFlags
-		kubeconfig  string
-		kubecontext string
+		opts         audit.Options
+		pf           policyFlags
+		kubeconfigs  []string
+		kubecontexts []string
 	)
 	cmd := &cobra.Command{
-		Use:   "audit [--kubeconfig FILE] [--fix]",
+		Use:   "audit [--kubeconfig FILE] [--context NAME ...] [--fix]",
 		Short: "Judge the objects in a cluster as the webhook would admit them, and add missing Service labels",
 		Long: `Judge what a cluster already holds as the webhook would admit it: every
 DestinationRule (networking.istio.io v1, v1beta1 and v1alpha3 are one
@@ -49,9 +49,33 @@ $KUBECONFIG, then ~/.kube/config, then the in-cluster service account)
 and --context name. The user needs list on namespaces, services and
 destinationrules.networking.istio.io, and, for --fix, patch on services.
 
-Exit status: 0 when the webhook would admit everything, 1 when it would
-deny at least one object (or the API server could not be read, or a fix
-failed), 2 for bad flags.`,
+Several clusters at once: give --context more than once (contexts of one
+kubeconfig), or --kubeconfig more than once (each file's current context,
+or, with as many --context flags, the context given in the same position).
+Each cluster is audited as above, each finding prefixed with its cluster,
+and then the clusters are compared: Istio ambient multicluster failover
+needs the same configuration in every cluster, and no admission policy
+sees more than one. Every difference that changes failover is a "drift"
+finding naming the clusters, the object and the fix:
+
+  - a Service labeled ` + keys.Trigger + `=` + keys.TriggerValue + ` or ` + keys.Global + `=` + keys.GlobalValue + ` in one cluster
+    and not in another, or missing from one;
+  - a Service using differently named waypoints, or a waypoint that is
+    missing, not global, or has no ready replica in one cluster;
+  - a DestinationRule for a host in one cluster and not another, or with
+    a different effective failover or outlier detection for some
+    (subset, port), after Istio's merge rules;
+  - a namespace in different enforcement modes.
+
+Memory holds one page plus a few labels per Service and namespace and the
+DestinationRules that declare a failover policy. Several clusters are only
+read: --fix is refused. The user also needs get on deployments for the
+waypoints' readiness (skipped, with a note, without it).
+
+Exit status: 0 when the webhook would admit everything (and, with several
+clusters, they agree), 1 when it would deny at least one object or the
+clusters differ (or an API server could not be read, or a fix failed),
+2 for bad flags.`,
 		Example: `  # What would enforce mode deny, and which Services lack their labels?
   webhook audit
 
@@ -60,7 +84,13 @@ failed), 2 for bad flags.`,
 
   # Add the missing Service labels (try it first with --dry-run)
   webhook audit --fix --dry-run
-  webhook audit --fix`,
+  webhook audit --fix
+
+  # Both clusters of Istio's multicluster guide: every step missed in one
+  webhook audit --context "${CTX_CLUSTER1}" --context "${CTX_CLUSTER2}"
+
+  # The same, each cluster with its own kubeconfig
+  webhook audit --kubeconfig cluster1.yaml --kubeconfig cluster2.yaml`,
 		Args: noArgs(""),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			p, err := pf.parse()
@@ -81,21 +111,39 @@ failed), 2 for bad flags.`,
 			opts.NamespaceModes, opts.Format = p.modes, p.format
 			opts.ExcludedNamespaces, opts.WaypointName = pf.excluded, pf.waypointName
 
-			c, err := auditClient(kubeconfig, kubecontext)
+			targets, err := auditTargets(kubeconfigs, kubecontexts)
 			if err != nil {
 				return usageError{err}
 			}
-			summary, err := audit.Run(cmd.Context(), c, opts, cmd.OutOrStdout(), cmd.ErrOrStderr())
+			if len(targets) == 1 {
+				c, err := auditClient(targets[0])
+				if err != nil {
+					return usageError{err}
+				}
+				summary, err := audit.Run(cmd.Context(), c, opts, cmd.OutOrStdout(), cmd.ErrOrStderr())
+				if err != nil {
+					return err
+				}
+				return deniedError(summary.Denied)
+			}
+			if opts.Fix {
+				return usageError{audit.ErrFixSeveralClusters}
+			}
+			clusters, err := auditClusters(targets)
+			if err != nil {
+				return usageError{err}
+			}
+			summary, err := audit.RunClusters(cmd.Context(), clusters, opts, cmd.OutOrStdout(), cmd.ErrOrStderr())
 			if err != nil {
 				return err
 			}
-			return deniedError(summary.Denied)
+			return errors.Join(deniedError(summary.Denied), driftError(summary.Drift))
 		},
 	}
 	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	f := cmd.Flags()
-	f.StringVar(&kubeconfig, "kubeconfig", "", "path to a kubeconfig; default: $KUBECONFIG, then ~/.kube/config, then the in-cluster service account")
-	f.StringVar(&kubecontext, "context", "", "kubeconfig context to use; default: the current context")
+	f.StringArrayVar(&kubeconfigs, "kubeconfig", nil, "path to a kubeconfig; default: $KUBECONFIG, then ~/.kube/config, then the in-cluster service account. Repeat to audit and compare several clusters")
+	f.StringArrayVar(&kubecontexts, "context", nil, "kubeconfig context to use; default: the current context. Repeat to audit and compare several clusters")
 	f.StringSliceVarP(&opts.Namespaces, "namespace", "n", nil, "audit only these namespaces (comma-separated or repeated); default: all")
 	f.BoolVar(&opts.Fix, "fix", false, "patch the labels and annotation the webhook would set onto Services lacking them; DestinationRules are never changed")
 	f.BoolVar(&opts.DryRun, "dry-run", false, "with --fix: send the patches as server-side dry runs, which the API server checks and does not store")
@@ -104,18 +152,122 @@ failed), 2 for bad flags.`,
 	return cmd
 }
 
-// auditClient returns a client of the API server the kubeconfig and
-// context name.
-func auditClient(kubeconfig, kubecontext string) (client.Client, error) {
+// target is one cluster to audit: a kubeconfig file ("" for the default
+// loading rules) and a context ("" for its current one).
+type target struct {
+	kubeconfig, context string
+}
+
+// auditTargets pairs the --kubeconfig and --context flags into clusters:
+// one kubeconfig with any number of contexts, any number of kubeconfigs
+// with at most one context (used in each), or as many of each, in pairs.
+func auditTargets(kubeconfigs, contexts []string) ([]target, error) {
+	for _, f := range kubeconfigs {
+		if f == "" {
+			return nil, errors.New("--kubeconfig: empty path")
+		}
+	}
+	for _, c := range contexts {
+		if c == "" {
+			return nil, errors.New("--context: empty name")
+		}
+	}
+	n := max(len(kubeconfigs), len(contexts), 1)
+	if len(kubeconfigs) > 1 && len(contexts) > 1 && len(kubeconfigs) != len(contexts) {
+		return nil, fmt.Errorf("%d --kubeconfig and %d --context flags: give one kubeconfig with several contexts, several kubeconfigs with at most one context, or as many of each (paired in order)", len(kubeconfigs), len(contexts))
+	}
+	pick := func(values []string, i int) string {
+		switch len(values) {
+		case 0:
+			return ""
+		case 1:
+			return values[0]
+		}
+		return values[i]
+	}
+	targets := make([]target, n)
+	for i := range targets {
+		targets[i] = target{kubeconfig: pick(kubeconfigs, i), context: pick(contexts, i)}
+		for _, earlier := range targets[:i] {
+			if earlier == targets[i] {
+				return nil, fmt.Errorf("cluster %s given twice", targets[i])
+			}
+		}
+	}
+	return targets, nil
+}
+
+func (t target) String() string {
+	switch {
+	case t.kubeconfig == "":
+		return fmt.Sprintf("--context %s", t.context)
+	case t.context == "":
+		return fmt.Sprintf("--kubeconfig %s", t.kubeconfig)
+	}
+	return fmt.Sprintf("--kubeconfig %s --context %s", t.kubeconfig, t.context)
+}
+
+// auditClusters connects to each target and names it by its context; when
+// two contexts share a name, by its kubeconfig and context.
+func auditClusters(targets []target) ([]audit.Cluster, error) {
+	clusters := make([]audit.Cluster, len(targets))
+	count := map[string]int{}
+	for i, t := range targets {
+		cfg, context, err := restConfig(t)
+		if err != nil {
+			return nil, fmt.Errorf("cluster %s: %w", t, err)
+		}
+		c, err := newAuditClient(cfg)
+		if err != nil {
+			return nil, fmt.Errorf("cluster %s: %w", t, err)
+		}
+		t.context = context
+		clusters[i] = audit.Cluster{Name: context, Kubectl: t.String(), Client: c}
+		count[context]++
+	}
+	for i := range clusters {
+		if count[clusters[i].Name] > 1 {
+			clusters[i].Name = targets[i].kubeconfig + ":" + clusters[i].Name
+		}
+	}
+	return clusters, nil
+}
+
+// auditClient returns a client of the API server of t.
+func auditClient(t target) (client.Client, error) {
+	cfg, _, err := restConfig(t)
+	if err != nil {
+		return nil, err
+	}
+	return newAuditClient(cfg)
+}
+
+// restConfig loads t's kubeconfig and returns the configuration of its
+// context and the context's name.
+func restConfig(t target) (*rest.Config, string, error) {
 	rules := clientcmd.NewDefaultClientConfigLoadingRules()
-	rules.ExplicitPath = kubeconfig
-	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{CurrentContext: kubecontext}).ClientConfig()
+	rules.ExplicitPath = t.kubeconfig
+	loader := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{CurrentContext: t.context})
+	cfg, err := loader.ClientConfig()
 	if err != nil {
 		if clientcmd.IsEmptyConfig(err) {
-			return nil, errors.New("finding the API server: no kubeconfig (pass --kubeconfig, set KUBECONFIG, or run in a cluster)")
+			return nil, "", errors.New("finding the API server: no kubeconfig (pass --kubeconfig, set KUBECONFIG, or run in a cluster)")
 		}
-		return nil, fmt.Errorf("loading the kubeconfig: %w", err)
+		return nil, "", fmt.Errorf("loading the kubeconfig: %w", err)
 	}
+	context := t.context
+	if context == "" {
+		if raw, err := loader.RawConfig(); err == nil {
+			context = raw.CurrentContext
+		}
+	}
+	if context == "" {
+		context = cfg.Host
+	}
+	return cfg, context, nil
+}
+
+func newAuditClient(cfg *rest.Config) (client.Client, error) {
 	// The findings already say what the webhook warns about.
 	cfg.WarningHandler = rest.NoWarnings{}
 	scheme, err := server.NewScheme()
@@ -127,4 +279,16 @@ func auditClient(kubeconfig, kubecontext string) (client.Client, error) {
 		return nil, fmt.Errorf("connecting to %s: %w", cfg.Host, err)
 	}
 	return c, nil
+}
+
+// driftError is the outcome of a comparison that found differences
+// between clusters, or nil.
+func driftError(differences int) error {
+	switch differences {
+	case 0:
+		return nil
+	case 1:
+		return errors.New("the clusters differ in 1 place")
+	}
+	return fmt.Errorf("the clusters differ in %d places", differences)
 }

@@ -1,0 +1,214 @@
+package audit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"google.golang.org/protobuf/proto"
+	networking "istio.io/api/networking/v1alpha3"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/failover-webhook/failover-webhook/pkg/drift"
+	"github.com/failover-webhook/failover-webhook/pkg/namespaces"
+	"github.com/failover-webhook/failover-webhook/pkg/report"
+	"github.com/failover-webhook/failover-webhook/pkg/validate"
+)
+
+// Cluster is one of several clusters audited together.
+type Cluster struct {
+	// Name names the cluster in findings: its kubeconfig context.
+	Name string
+	// Kubectl are the kubectl flags that select the cluster, for the
+	// commands findings suggest ("--context cluster2").
+	Kubectl string
+	Client  client.Client
+}
+
+// ErrFixSeveralClusters is returned when Fix is asked of RunClusters.
+var ErrFixSeveralClusters = errors.New("--fix changes one cluster at a time; audit several clusters without it")
+
+// RunClusters audits each cluster as Run does, each finding naming its
+// cluster, then compares what the clusters hold that failover depends on
+// (package drift) and reports every difference as a drift finding. It only
+// reads: opts.Fix is refused. Memory holds one page of objects plus a few
+// labels per Service and namespace and the specs of the DestinationRules
+// that declare a failover policy.
+func RunClusters(ctx context.Context, clusters []Cluster, opts Options, stdout, stderr io.Writer) (report.Summary, error) {
+	summary := report.Summary{Clusters: len(clusters)}
+	if opts.Fix {
+		return summary, ErrFixSeveralClusters
+	}
+	out, err := report.NewWriter(opts.Format, stdout, stderr, false)
+	if err != nil {
+		return summary, err
+	}
+	snaps := make([]*drift.Snapshot, len(clusters))
+	for i, cl := range clusters {
+		a := newAuditor(cl.Client, opts, out, &summary, stderr)
+		a.cluster = cl.Name
+		if err := a.run(ctx); err != nil {
+			return summary, errors.Join(fmt.Errorf("cluster %s: %w", cl.Name, err), out.Close(summary))
+		}
+		if snaps[i], err = a.snapshot(ctx, cl); err != nil {
+			return summary, errors.Join(fmt.Errorf("cluster %s: %w", cl.Name, err), out.Close(summary))
+		}
+	}
+	for _, f := range drift.Compare(snaps, drift.Options{Excluded: opts.ExcludedNamespaces}) {
+		if err := out.Finding(f); err != nil {
+			return summary, err
+		}
+	}
+	err = out.Close(summary)
+	summary.Drift = out.Drift()
+	return summary, err
+}
+
+// snapshot reads what the cluster holds that failover depends on, a page
+// at a time, keeping only what package drift compares.
+func (a *auditor) snapshot(ctx context.Context, cl Cluster) (*drift.Snapshot, error) {
+	s := &drift.Snapshot{
+		Cluster:    cl.Name,
+		Kubectl:    cl.Kubectl,
+		Namespaces: map[string]drift.Labels{},
+		Services:   map[types.NamespacedName]drift.Labels{},
+		Waypoints:  map[types.NamespacedName]drift.Waypoint{},
+	}
+	// The auditor read the namespaces' labels already.
+	for name, labels := range a.evaluator.Namespaces.Labels {
+		s.Namespaces[name] = drift.Relevant(labels)
+	}
+	newList := func() *metav1.PartialObjectMetadataList {
+		l := &metav1.PartialObjectMetadataList{}
+		l.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("ServiceList"))
+		return l
+	}
+	for _, scope := range a.scopes() {
+		err := eachPage(ctx, a.c, newList, scope, a.opts.ChunkSize, func(l *metav1.PartialObjectMetadataList) error {
+			for _, svc := range l.Items {
+				s.Services[types.NamespacedName{Namespace: svc.Namespace, Name: svc.Name}] = drift.Relevant(svc.Labels)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("listing Services: %w", err)
+		}
+	}
+	if err := a.snapshotWaypoints(ctx, s); err != nil {
+		return nil, err
+	}
+	if err := a.snapshotDestinationRules(ctx, s); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// inScope reports whether the namespace's Services were listed.
+func (a *auditor) inScope(namespace string) bool {
+	if len(a.opts.Namespaces) == 0 {
+		return true
+	}
+	for _, ns := range a.opts.Namespaces {
+		if ns == namespace {
+			return true
+		}
+	}
+	return false
+}
+
+var deploymentGVK = schema.GroupVersionKind{Group: "apps", Version: "v1", Kind: "Deployment"}
+
+// snapshotWaypoints reads the Service and the Deployment of every
+// waypoint the cluster's Services use. A waypoint outside the audited
+// namespaces is read by name.
+func (a *auditor) snapshotWaypoints(ctx context.Context, s *drift.Snapshot) error {
+	deploymentsReadable := true
+	for _, w := range s.WaypointsUsed() {
+		var wp drift.Waypoint
+		if a.inScope(w.Namespace) {
+			wp.Service, wp.Found = s.Services[w]
+		} else {
+			svc := namespaces.NewMetadata()
+			svc.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Service"))
+			switch err := a.c.Get(ctx, w, svc); {
+			case err == nil:
+				wp.Found, wp.Service = true, drift.Relevant(svc.Labels)
+			case !apierrors.IsNotFound(err):
+				return fmt.Errorf("reading the Service of waypoint %s: %w", w, err)
+			}
+		}
+		if wp.Found && deploymentsReadable {
+			d := &unstructured.Unstructured{}
+			d.SetGroupVersionKind(deploymentGVK)
+			name := drift.DeploymentName(w, wp.Service)
+			switch err := a.c.Get(ctx, types.NamespacedName{Namespace: w.Namespace, Name: name}, d); {
+			case err == nil:
+				ready, _, _ := unstructured.NestedInt64(d.Object, "status", "readyReplicas")
+				desired, found, _ := unstructured.NestedInt64(d.Object, "spec", "replicas")
+				if !found {
+					desired = 1 // the API server's default
+				}
+				wp.Deployment = &drift.Readiness{Name: name, Found: true, Ready: int32(ready), Desired: int32(desired)}
+			case apierrors.IsNotFound(err):
+				wp.Deployment = &drift.Readiness{Name: name}
+			case apierrors.IsForbidden(err):
+				// Readiness is the one thing that needs more than list on
+				// the audited kinds; go on without it.
+				deploymentsReadable = false
+				fmt.Fprintf(a.stderr, "%s: cannot read waypoint Deployments (%v); their readiness is not checked\n", s.Cluster, err)
+			default:
+				return fmt.Errorf("reading the Deployment of waypoint %s: %w", w, err)
+			}
+		}
+		s.Waypoints[w] = wp
+	}
+	return nil
+}
+
+// snapshotDestinationRules keeps, for every DestinationRule, its resolved
+// host and subsets, and a copy of its spec when it declares a failover
+// policy.
+func (a *auditor) snapshotDestinationRules(ctx context.Context, s *drift.Snapshot) error {
+	mapping, err := a.c.RESTMapper().RESTMapping(validate.GroupKind, "v1", "v1beta1", "v1alpha3")
+	if meta.IsNoMatchError(err) {
+		return nil // the audit said so already
+	}
+	if err != nil {
+		return fmt.Errorf("finding the served version of %s: %w", validate.GroupKind, err)
+	}
+	newList := func() client.ObjectList { return validate.NewList(mapping.GroupVersionKind.Version) }
+	for _, scope := range a.scopes() {
+		err := eachPage(ctx, a.c, newList, scope, a.opts.ChunkSize, func(l client.ObjectList) error {
+			return meta.EachListItem(l, func(o runtime.Object) error {
+				dr := o.(client.Object)
+				spec := validate.Spec(dr)
+				kept := drift.DestinationRule{
+					Namespace: dr.GetNamespace(), Name: dr.GetName(),
+					Host: drift.ResolveHost(spec.GetHost(), dr.GetNamespace()),
+				}
+				for _, sub := range spec.GetSubsets() {
+					kept.Subsets = append(kept.Subsets, sub.GetName())
+				}
+				if validate.DeclaresFailoverPolicy(spec) {
+					// A copy, so the page can be freed.
+					kept.Spec = proto.Clone(spec).(*networking.DestinationRule)
+				}
+				s.DestinationRules = append(s.DestinationRules, kept)
+				return nil
+			})
+		})
+		if err != nil {
+			return fmt.Errorf("listing DestinationRules: %w", err)
+		}
+	}
+	return nil
+}
