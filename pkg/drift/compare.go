@@ -364,7 +364,7 @@ func (c *comparison) waypoints(services []service) {
 			if len(found) > 0 {
 				where = "it exists in " + c.list(found)
 			}
-			f.Message = fmt.Sprintf("the waypoint %s (used by %s) does not exist in %s; %s: ambient multicluster needs identically named waypoints in every cluster, and without one the Service's traffic there bypasses the DestinationRule's failover policy",
+			f.Message = fmt.Sprintf("the waypoint %q (used by %s) does not exist in %s; %s: ambient multicluster needs identically named waypoints in every cluster, and without one the Service's traffic there bypasses the DestinationRule's failover policy",
 				w.Name, usedBy, c.list(missing), where)
 			var fixes []string
 			for _, i := range missing {
@@ -376,7 +376,7 @@ func (c *comparison) waypoints(services []service) {
 		if len(notGlobal) > 0 {
 			f := finding
 			f.Field = labelPath(keys.Global)
-			f.Message = fmt.Sprintf("the Service of waypoint %s (used by %s): %s: a waypoint's Service must be global too, or Istio does not share it across clusters; label its Gateway, whose labels Istio copies onto the Service",
+			f.Message = fmt.Sprintf("the Service of waypoint %q (used by %s): %s: a waypoint's Service must be global too, or Istio does not share it across clusters; label its Gateway, whose labels Istio copies onto the Service",
 				w.Name, usedBy, c.describe(found, func(i int) string { return labelValue(c.snaps[i].Waypoints[w].Service, keys.Global) }))
 			var fixes []string
 			for _, i := range notGlobal {
@@ -390,7 +390,7 @@ func (c *comparison) waypoints(services []service) {
 			d := c.snaps[i].Waypoints[w].Deployment
 			c.add(policy.Finding{
 				Kind: policy.DeploymentKind, Namespace: w.Namespace, Name: d.Name, Field: "metadata.name",
-				Message: fmt.Sprintf("waypoint %s (used by %s) has a Service but no Deployment %s in %s: nothing serves the waypoint there, so traffic through it fails",
+				Message: fmt.Sprintf("waypoint %q (used by %s) has a Service but no Deployment %s in %s: nothing serves the waypoint there, so traffic through it fails",
 					w.Name, usedBy, d.Name, c.snaps[i].Cluster),
 			}, []int{i})
 		}
@@ -398,7 +398,7 @@ func (c *comparison) waypoints(services []service) {
 			d := c.snaps[i].Waypoints[w].Deployment
 			c.add(policy.Finding{
 				Kind: policy.DeploymentKind, Namespace: w.Namespace, Name: d.Name, Field: "status.readyReplicas",
-				Message: fmt.Sprintf("waypoint %s (used by %s) has %d of %d replicas ready in %s: traffic through it fails there until one is ready",
+				Message: fmt.Sprintf("waypoint %q (used by %s) has %d of %d replicas ready in %s: traffic through it fails there until one is ready",
 					w.Name, usedBy, d.Ready, d.Desired, c.snaps[i].Cluster),
 			}, []int{i})
 		}
@@ -493,8 +493,15 @@ func (c *comparison) compareRules(host string, rules []ruleIn, others [][]*Desti
 				elsewhere = " (other DestinationRules name the host there: " + strings.Join(names, ", ") + ")"
 			}
 		}
-		f.Message = fmt.Sprintf("the DestinationRule for host %s is in %s (%s) but not in %s%s: the waypoints there apply another, or Istio's default, failover and outlier detection to the host; apply the same DestinationRule in every cluster",
-			host, c.list(present), c.describe(present, func(i int) string { return ruleName(ruleOf[i]) }), c.list(missing), elsewhere)
+		sameName := !differs(present, func(i int) string { return ruleName(ruleOf[i]) })
+		if sameName {
+			f.Message = fmt.Sprintf("the DestinationRule %s for host %s exists in %s but not in %s%s",
+				ruleName(first), host, c.list(present), c.list(missing), elsewhere)
+		} else {
+			f.Message = fmt.Sprintf("the DestinationRule for host %s exists in %s (%s) but not in %s%s",
+				host, c.list(present), c.describe(present, func(i int) string { return ruleName(ruleOf[i]) }), c.list(missing), elsewhere)
+		}
+		f.Message += ": the waypoints there apply another, or Istio's default, failover and outlier detection to the host; apply the same DestinationRule in every cluster"
 		c.add(f, allIndexes(len(c.snaps)))
 	}
 	if len(present) < 2 {

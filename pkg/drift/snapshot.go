@@ -133,8 +133,12 @@ func ServiceHost(svc types.NamespacedName) string {
 // through: the Service's own istio.io/use-waypoint, else its namespace's,
 // with the matching istio.io/use-waypoint-namespace (default: the
 // Service's namespace). ok is false when the Service uses none (no label,
-// or "none").
+// or "none"), and for a waypoint's own Service, which never routes
+// through a waypoint.
 func EffectiveWaypoint(svc types.NamespacedName, service, namespace Labels) (_ types.NamespacedName, ok bool) {
+	if service[keys.GatewayManaged] == keys.ManagedByWaypointController {
+		return types.NamespacedName{}, false
+	}
 	source := service
 	if _, own := service[keys.UseWaypoint]; !own {
 		source = namespace
