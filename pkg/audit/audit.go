@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -133,7 +134,13 @@ func (a *auditor) namespaceLabels(ctx context.Context) (map[string]map[string]st
 	if len(a.opts.Namespaces) > 0 {
 		for _, name := range a.opts.Namespaces {
 			ns := namespaces.NewMetadata()
-			if err := a.c.Get(ctx, client.ObjectKey{Name: name}, ns); err != nil {
+			err := a.c.Get(ctx, client.ObjectKey{Name: name}, ns)
+			if apierrors.IsNotFound(err) && a.cluster != "" {
+				// Among several clusters, a namespace missing from one is
+				// a difference to report, not a reason to stop.
+				continue
+			}
+			if err != nil {
 				return nil, fmt.Errorf("reading namespace %q: %w", name, err)
 			}
 			labels[name] = ns.Labels

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 
 	"google.golang.org/protobuf/proto"
 	networking "istio.io/api/networking/v1alpha3"
@@ -53,14 +54,37 @@ func RunClusters(ctx context.Context, clusters []Cluster, opts Options, stdout, 
 		return summary, err
 	}
 	snaps := make([]*drift.Snapshot, len(clusters))
+	auditors := make([]*auditor, len(clusters))
+	failed := func(i int, err error) (report.Summary, error) {
+		// Nothing was compared: the summary must not say otherwise.
+		summary.Clusters = 0
+		return summary, errors.Join(fmt.Errorf("cluster %s: %w", clusters[i].Name, err), out.Close(summary))
+	}
 	for i, cl := range clusters {
 		a := newAuditor(cl.Client, opts, out, &summary, stderr)
 		a.cluster = cl.Name
-		if err := a.run(ctx); err != nil {
-			return summary, errors.Join(fmt.Errorf("cluster %s: %w", cl.Name, err), out.Close(summary))
+		err := a.run(ctx)
+		if err == nil {
+			snaps[i], err = a.snapshot(ctx, cl)
 		}
-		if snaps[i], err = a.snapshot(ctx, cl); err != nil {
-			return summary, errors.Join(fmt.Errorf("cluster %s: %w", cl.Name, err), out.Close(summary))
+		if err != nil {
+			return failed(i, err)
+		}
+		auditors[i] = a
+	}
+	// Every cluster is asked about every waypoint any cluster's Services
+	// use: a Service missing from a cluster needs its waypoint there too.
+	var waypoints []types.NamespacedName
+	for _, s := range snaps {
+		for _, w := range s.WaypointsUsed() {
+			if !slices.Contains(waypoints, w) {
+				waypoints = append(waypoints, w)
+			}
+		}
+	}
+	for i, a := range auditors {
+		if err := a.snapshotWaypoints(ctx, snaps[i], waypoints); err != nil {
+			return failed(i, err)
 		}
 	}
 	for _, f := range drift.Compare(snaps, drift.Options{Excluded: opts.ExcludedNamespaces}) {
@@ -103,9 +127,6 @@ func (a *auditor) snapshot(ctx context.Context, cl Cluster) (*drift.Snapshot, er
 			return nil, fmt.Errorf("listing Services: %w", err)
 		}
 	}
-	if err := a.snapshotWaypoints(ctx, s); err != nil {
-		return nil, err
-	}
 	if err := a.snapshotDestinationRules(ctx, s); err != nil {
 		return nil, err
 	}
@@ -127,12 +148,11 @@ func (a *auditor) inScope(namespace string) bool {
 
 var deploymentGVK = schema.GroupVersionKind{Group: "apps", Version: "v1", Kind: "Deployment"}
 
-// snapshotWaypoints reads the Service and the Deployment of every
-// waypoint the cluster's Services use. A waypoint outside the audited
-// namespaces is read by name.
-func (a *auditor) snapshotWaypoints(ctx context.Context, s *drift.Snapshot) error {
+// snapshotWaypoints reads the Service and the Deployment of each
+// waypoint. A waypoint outside the audited namespaces is read by name.
+func (a *auditor) snapshotWaypoints(ctx context.Context, s *drift.Snapshot, waypoints []types.NamespacedName) error {
 	deploymentsReadable := true
-	for _, w := range s.WaypointsUsed() {
+	for _, w := range waypoints {
 		var wp drift.Waypoint
 		if a.inScope(w.Namespace) {
 			wp.Service, wp.Found = s.Services[w]

@@ -189,7 +189,9 @@ type service struct {
 }
 
 // services reports Services configured differently for failover, and
-// returns every Service that takes part in failover in some cluster.
+// returns every Service that takes part in failover in some cluster. The
+// Services of waypoints those Services use are compared as waypoints
+// (package-level waypoints), once.
 func (c *comparison) services() []service {
 	relevant := map[types.NamespacedName]bool{}
 	for _, s := range c.snaps {
@@ -204,34 +206,58 @@ func (c *comparison) services() []service {
 		if c.excluded(key.Namespace) {
 			continue
 		}
-		var present, missing []int
+		var present []int
 		for i, s := range c.snaps {
 			if _, ok := s.Services[key]; ok {
 				present = append(present, i)
-			} else {
-				missing = append(missing, i)
 			}
 		}
 		out = append(out, service{key: key, present: present})
-		finding := policy.Finding{Kind: policy.ServiceKind, Namespace: key.Namespace, Name: key.Name}
-		if len(missing) > 0 {
-			f := finding
-			f.Field = "metadata.name"
-			f.Message = fmt.Sprintf("the Service %s.%s exists in %s but not in %s: failover needs the Service, with the same labels, in every cluster; create it there as it is in %s",
-				key.Name, key.Namespace, c.list(present), c.list(missing), c.snaps[present[0]].Cluster)
-			c.add(f, allIndexes(len(c.snaps)))
+	}
+	waypoints := map[types.NamespacedName]bool{}
+	for _, svc := range out {
+		for _, i := range svc.present {
+			s := c.snaps[i]
+			if w, ok := EffectiveWaypoint(svc.key, s.Services[svc.key], s.Namespaces[svc.key.Namespace]); ok {
+				waypoints[w] = true
+			}
 		}
-		if len(present) < 2 {
-			continue
+	}
+	for _, svc := range out {
+		if !waypoints[svc.key] {
+			c.compareService(svc)
 		}
-		labelsIn := func(i int) Labels { return c.snaps[i].Services[key] }
-		c.compareLabel(finding, present, labelsIn, keys.Trigger, keys.TriggerValue,
-			"the webhook keeps "+keys.Global+" and "+keys.UseWaypoint+" on the Service only where it carries "+keys.Trigger+"="+keys.TriggerValue+", so the clusters drift further apart with every change")
-		c.compareLabel(finding, present, labelsIn, keys.Global, keys.GlobalValue,
-			"Istio drops a remote copy of a Service that is not global, and ignores remote endpoints when the local copy is not global, so traffic does not fail over between these clusters")
-		c.compareWaypoint(finding, present)
 	}
 	return out
+}
+
+// compareService reports a Service missing from some clusters or labeled
+// differently for failover.
+func (c *comparison) compareService(svc service) {
+	key, present := svc.key, svc.present
+	var missing []int
+	for i := range c.snaps {
+		if !slices.Contains(present, i) {
+			missing = append(missing, i)
+		}
+	}
+	finding := policy.Finding{Kind: policy.ServiceKind, Namespace: key.Namespace, Name: key.Name}
+	if len(missing) > 0 {
+		f := finding
+		f.Field = "metadata.name"
+		f.Message = fmt.Sprintf("the Service %s.%s exists in %s but not in %s: failover needs the Service, with the same labels, in every cluster; create it there as it is in %s",
+			key.Name, key.Namespace, c.list(present), c.list(missing), c.snaps[present[0]].Cluster)
+		c.add(f, allIndexes(len(c.snaps)))
+	}
+	if len(present) < 2 {
+		return
+	}
+	labelsIn := func(i int) Labels { return c.snaps[i].Services[key] }
+	c.compareLabel(finding, present, labelsIn, keys.Trigger, keys.TriggerValue,
+		"the webhook keeps "+keys.Global+" and "+keys.UseWaypoint+" on the Service only where it carries "+keys.Trigger+"="+keys.TriggerValue+", so the clusters drift further apart with every change")
+	c.compareLabel(finding, present, labelsIn, keys.Global, keys.GlobalValue,
+		"Istio drops a remote copy of a Service that is not global, and ignores remote endpoints when the local copy is not global, so traffic does not fail over between these clusters")
+	c.compareWaypoint(finding, present)
 }
 
 // compareLabel reports a label that is `key=want` in some of the clusters
@@ -314,7 +340,8 @@ func (c *comparison) compareWaypoint(finding policy.Finding, present []int) {
 
 // waypoints reports waypoints used by the Services of services that are
 // missing, not global, or not running in a cluster whose copy of a Service
-// uses them.
+// uses them, or that lacks the Service (which, created as it is elsewhere,
+// will use them).
 func (c *comparison) waypoints(services []service) {
 	users := map[types.NamespacedName][]string{}
 	usedIn := map[types.NamespacedName]map[int]bool{}
@@ -328,10 +355,15 @@ func (c *comparison) waypoints(services []service) {
 			if usedIn[w] == nil {
 				usedIn[w] = map[int]bool{}
 			}
-			if !usedIn[w][i] && !slices.Contains(users[w], svc.key.String()) {
+			if !slices.Contains(users[w], svc.key.String()) {
 				users[w] = append(users[w], svc.key.String())
 			}
 			usedIn[w][i] = true
+			for j := range c.snaps {
+				if !slices.Contains(svc.present, j) {
+					usedIn[w][j] = true
+				}
+			}
 		}
 	}
 	for _, w := range slices.SortedFunc(maps.Keys(usedIn), compareNames) {
@@ -386,21 +418,30 @@ func (c *comparison) waypoints(services []service) {
 			f.Fix = strings.Join(fixes, "; ")
 			c.add(f, found)
 		}
-		for _, i := range noDeployment {
-			d := c.snaps[i].Waypoints[w].Deployment
+		if len(noDeployment)+len(notReady) > 0 {
+			var read []int
+			name := ""
+			for _, i := range found {
+				if d := c.snaps[i].Waypoints[w].Deployment; d != nil {
+					read = append(read, i)
+					name = cmp.Or(name, d.Name)
+				}
+			}
+			state := func(i int) string {
+				d := c.snaps[i].Waypoints[w].Deployment
+				switch {
+				case !d.Found:
+					return fmt.Sprintf("no Deployment %s", d.Name)
+				case d.Name != name:
+					return fmt.Sprintf("Deployment %s with %d of %d replicas ready", d.Name, d.Ready, d.Desired)
+				}
+				return fmt.Sprintf("%d of %d replicas ready", d.Ready, d.Desired)
+			}
 			c.add(policy.Finding{
-				Kind: policy.DeploymentKind, Namespace: w.Namespace, Name: d.Name, Field: "metadata.name",
-				Message: fmt.Sprintf("waypoint %q (used by %s) has a Service but no Deployment %s in %s: nothing serves the waypoint there, so traffic through it fails",
-					w.Name, usedBy, d.Name, c.snaps[i].Cluster),
-			}, []int{i})
-		}
-		for _, i := range notReady {
-			d := c.snaps[i].Waypoints[w].Deployment
-			c.add(policy.Finding{
-				Kind: policy.DeploymentKind, Namespace: w.Namespace, Name: d.Name, Field: "status.readyReplicas",
-				Message: fmt.Sprintf("waypoint %q (used by %s) has %d of %d replicas ready in %s: traffic through it fails there until one is ready",
-					w.Name, usedBy, d.Ready, d.Desired, c.snaps[i].Cluster),
-			}, []int{i})
+				Kind: policy.DeploymentKind, Namespace: w.Namespace, Name: name, Field: "status.readyReplicas",
+				Message: fmt.Sprintf("waypoint %q (used by %s): %s: traffic through the waypoint fails in %s until it runs a ready replica",
+					w.Name, usedBy, c.describe(read, state), c.list(slices.Sorted(slices.Values(append(noDeployment, notReady...))))),
+			}, read)
 		}
 	}
 }

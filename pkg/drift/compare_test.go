@@ -105,6 +105,21 @@ func TestCompare(t *testing.T) {
 				message: []string{"exists in cluster1 but not in cluster2"},
 			}},
 		},
+		"a Service and its waypoint missing in one cluster": {
+			change: func(_ *testing.T, s []*Snapshot) {
+				delete(s[1].Services, helloworld)
+				delete(s[1].Services, waypoint)
+				s[1].Waypoints[waypoint] = Waypoint{}
+			},
+			want: []want{{
+				object: "Service sample/helloworld: metadata.name", clusters: "cluster1,cluster2",
+				message: []string{"exists in cluster1 but not in cluster2"},
+			}, {
+				object: "Service sample/waypoint: metadata.name", clusters: "cluster1,cluster2",
+				message: []string{`the waypoint "waypoint" (used by sample/helloworld) does not exist in cluster2; it exists in cluster1`},
+				fix:     []string{"istioctl --context cluster2 waypoint apply -n sample --name waypoint --for service"},
+			}},
+		},
 		"a Service opted in in one cluster only, labeled alike otherwise": {
 			change: func(_ *testing.T, s []*Snapshot) { delete(s[1].Services[helloworld], "failover") },
 			want: []want{{
@@ -166,16 +181,20 @@ func TestCompare(t *testing.T) {
 				},
 			}},
 		},
-		"a waypoint missing in one cluster": {
-			change: func(_ *testing.T, s []*Snapshot) { s[1].Waypoints[waypoint] = Waypoint{} },
+		"a waypoint missing in one cluster, reported once although its Service opted in": {
+			change: func(_ *testing.T, s []*Snapshot) {
+				s[1].Waypoints[waypoint] = Waypoint{}
+				delete(s[1].Services, waypoint)
+			},
 			want: []want{{
 				object: "Service sample/waypoint: metadata.name", clusters: "cluster1,cluster2",
 				message: []string{"used by sample/helloworld", "does not exist in cluster2; it exists in cluster1"},
 				fix:     []string{"istioctl --context cluster2 waypoint apply -n sample --name waypoint --for service"},
 			}},
 		},
-		"a waypoint not global in one cluster": {
+		"a waypoint not global in one cluster, reported once although its Service opted in": {
 			change: func(_ *testing.T, s []*Snapshot) {
+				delete(s[1].Services[waypoint], "istio.io/global")
 				wp := s[1].Waypoints[waypoint]
 				wp.Service = Labels{"gateway.networking.k8s.io/gateway-name": "wp-gateway"}
 				s[1].Waypoints[waypoint] = wp
@@ -193,10 +212,22 @@ func TestCompare(t *testing.T) {
 				s[1].Waypoints[waypoint].Deployment.Desired = 2
 				s[2].Waypoints[waypoint].Deployment.Found = false
 			},
-			want: []want{
-				{object: "Deployment sample/waypoint: metadata.name", clusters: "cluster3", message: []string{"no Deployment waypoint in cluster3"}},
-				{object: "Deployment sample/waypoint: status.readyReplicas", clusters: "cluster2", message: []string{"0 of 2 replicas ready in cluster2"}},
+			want: []want{{
+				object: "Deployment sample/waypoint: status.readyReplicas", clusters: "cluster1,cluster2,cluster3",
+				message: []string{"1 of 1 replicas ready in cluster1; 0 of 2 replicas ready in cluster2; no Deployment waypoint in cluster3", "fails in cluster2 and cluster3"},
+			}},
+		},
+		"a waypoint's Service no Service uses is compared as a Service": {
+			change: func(_ *testing.T, s []*Snapshot) {
+				for _, snap := range s {
+					snap.Services[helloworld]["istio.io/use-waypoint"] = "none"
+				}
+				delete(s[1].Services, waypoint)
 			},
+			want: []want{{
+				object: "Service sample/waypoint: metadata.name", clusters: "cluster1,cluster2",
+				message: []string{"the Service waypoint.sample exists in cluster1 but not in cluster2"},
+			}},
 		},
 		"a waypoint whose readiness could not be read is not reported": {
 			change: func(_ *testing.T, s []*Snapshot) {

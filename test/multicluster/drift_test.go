@@ -229,47 +229,38 @@ func TestEachKindOfDrift(t *testing.T) {
 			}},
 		},
 		// The waypoint's Service is itself labeled failover=cluster and
-		// global, so it is compared as a Service too: two findings about
-		// its absence, one as a Service, one as the waypoint of
-		// helloworld, which says how to create it.
+		// global; as the waypoint helloworld uses, it is compared once, as
+		// a waypoint, with the command that creates it.
 		"A waypoint missing in one cluster": {
 			namespace: "waypoint-missing",
 			change:    func(t *testing.T, s []*setup) { s[1].waypoint, s[1].deployment = nil, nil },
 			want: []want{{
 				kind: "Service", namespace: "waypoint-missing", name: "waypoint", field: "metadata.name",
 				clusters: []string{"cluster1", "cluster2"},
-				message:  []string{"the Service waypoint.waypoint-missing exists in cluster1 but not in cluster2"},
-			}, {
-				kind: "Service", namespace: "waypoint-missing", name: "waypoint", field: "metadata.name",
-				clusters: []string{"cluster1", "cluster2"},
 				message:  []string{`the waypoint "waypoint" (used by waypoint-missing/helloworld) does not exist in cluster2`, "it exists in cluster1"},
 				fix:      []string{"istioctl --context cluster2 waypoint apply -n waypoint-missing --name waypoint --for service"},
 			}},
 		},
-		// As above, once as a Service (label the Service) and once as a
-		// waypoint (label its Gateway, whose labels Istio copies).
+		// As above: once, as a waypoint (label its Gateway, whose labels
+		// Istio copies onto the Service).
 		"A waypoint not global in one cluster": {
 			namespace: "waypoint-not-global",
 			change:    func(t *testing.T, s []*setup) { removeLabels(s[1].waypoint, global) },
 			want: []want{{
 				kind: "Service", namespace: "waypoint-not-global", name: "waypoint", field: "metadata.labels[istio.io/global]",
 				clusters: []string{"cluster1", "cluster2"},
-				message:  []string{globalTrue + " in cluster1", globalUnset + " in cluster2", "Istio drops a remote copy"},
-				fix:      []string{"kubectl --context cluster2 label service waypoint -n waypoint-not-global istio.io/global=true --overwrite"},
-			}, {
-				kind: "Service", namespace: "waypoint-not-global", name: "waypoint", field: "metadata.labels[istio.io/global]",
-				clusters: []string{"cluster1", "cluster2"},
 				message:  []string{`the Service of waypoint "waypoint" (used by waypoint-not-global/helloworld)`, globalTrue + " in cluster1", globalUnset + " in cluster2"},
 				fix:      []string{"kubectl --context cluster2 label gateways.gateway.networking.k8s.io waypoint -n waypoint-not-global istio.io/global=true --overwrite"},
 			}},
 		},
+		// Readiness is one finding naming every cluster's state.
 		"A waypoint without its Deployment in one cluster": {
 			namespace: "waypoint-no-deployment",
 			change:    func(t *testing.T, s []*setup) { s[1].deployment = nil },
 			want: []want{{
-				kind: "Deployment", namespace: "waypoint-no-deployment", name: "waypoint", field: "metadata.name",
-				clusters: []string{"cluster2"},
-				message:  []string{`waypoint "waypoint" (used by waypoint-no-deployment/helloworld)`, "no Deployment waypoint in cluster2"},
+				kind: "Deployment", namespace: "waypoint-no-deployment", name: "waypoint", field: "status.readyReplicas",
+				clusters: []string{"cluster1", "cluster2"},
+				message:  []string{`waypoint "waypoint" (used by waypoint-no-deployment/helloworld)`, "1 of 1 replicas ready in cluster1; no Deployment waypoint in cluster2", "fails in cluster2 until"},
 			}},
 		},
 		"A waypoint with no ready replica in one cluster": {
@@ -277,8 +268,8 @@ func TestEachKindOfDrift(t *testing.T) {
 			change:    func(t *testing.T, s []*setup) { s[1].ready = false },
 			want: []want{{
 				kind: "Deployment", namespace: "waypoint-not-ready", name: "waypoint", field: "status.readyReplicas",
-				clusters: []string{"cluster2"},
-				message:  []string{`waypoint "waypoint" (used by waypoint-not-ready/helloworld)`, "0 of 1 replicas ready in cluster2"},
+				clusters: []string{"cluster1", "cluster2"},
+				message:  []string{`waypoint "waypoint" (used by waypoint-not-ready/helloworld)`, "1 of 1 replicas ready in cluster1; 0 of 1 replicas ready in cluster2"},
 			}},
 		},
 		// The Deployment is found by the gateway-name label of the
@@ -294,7 +285,7 @@ func TestEachKindOfDrift(t *testing.T) {
 			},
 			want: []want{{
 				kind: "Deployment", namespace: "waypoint-gateway-name", name: "gateway", field: "status.readyReplicas",
-				clusters: []string{"cluster2"},
+				clusters: []string{"cluster1", "cluster2"},
 				message:  []string{`waypoint "waypoint" (used by waypoint-gateway-name/helloworld)`, "0 of 1 replicas ready in cluster2"},
 			}},
 		},
