@@ -18,8 +18,6 @@ import (
 	"testing"
 	"time"
 
-	"k8s.io/client-go/tools/clientcmd"
-	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
@@ -54,13 +52,17 @@ func run(m *testing.M) int {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	started := time.Now()
-	cs, err := startClusters(ctx, clusterNames)
+	opts := make([]controlplane.Options, len(clusterNames))
+	for i, name := range clusterNames {
+		opts[i] = controlplane.Options{Name: name, NoWebhook: true}
+	}
+	cs, err := controlplane.StartAll(ctx, opts...)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
 	defer func() {
-		if err := seed.StopClusters(cs); err != nil {
+		if err := controlplane.StopAll(cs); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 		}
 	}()
@@ -74,7 +76,7 @@ func run(m *testing.M) int {
 	}
 	defer os.RemoveAll(dir)
 	mergedKubeconfig = filepath.Join(dir, "kubeconfig")
-	if err := mergeKubeconfigs(mergedKubeconfig, cs); err != nil {
+	if err := controlplane.MergeKubeconfigs(mergedKubeconfig, cs); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
@@ -84,54 +86,6 @@ func run(m *testing.M) int {
 		return 1
 	}
 	return m.Run()
-}
-
-// startClusters starts a control plane without the webhook for each name,
-// side by side, as seed.StartClusters does with the webhook.
-func startClusters(ctx context.Context, names []string) ([]*controlplane.Cluster, error) {
-	out := make([]*controlplane.Cluster, len(names))
-	errs := make(chan error, len(names))
-	for i, name := range names {
-		go func() {
-			var err error
-			out[i], err = controlplane.Start(ctx, controlplane.Options{Name: name, NoWebhook: true})
-			errs <- err
-		}()
-	}
-	var first error
-	for range names {
-		if err := <-errs; err != nil && first == nil {
-			first = err
-		}
-	}
-	if first != nil {
-		return nil, fmt.Errorf("%w (stopping the others: %v)", first, seed.StopClusters(out))
-	}
-	return out, nil
-}
-
-// mergeKubeconfigs writes one kubeconfig holding the cluster, user and
-// context of each cluster's own kubeconfig, the first cluster's context
-// current.
-func mergeKubeconfigs(path string, cs []*controlplane.Cluster) error {
-	merged := clientcmdapi.NewConfig()
-	for _, c := range cs {
-		kc, err := clientcmd.LoadFromFile(c.KubeconfigPath)
-		if err != nil {
-			return fmt.Errorf("reading the kubeconfig of %s: %w", c.Name, err)
-		}
-		for name, v := range kc.Clusters {
-			merged.Clusters[name] = v
-		}
-		for name, v := range kc.AuthInfos {
-			merged.AuthInfos[name] = v
-		}
-		for name, v := range kc.Contexts {
-			merged.Contexts[name] = v
-		}
-	}
-	merged.CurrentContext = cs[0].Name
-	return clientcmd.WriteToFile(*merged, path)
 }
 
 // needClusters skips the test with -short, where no control plane runs.

@@ -327,6 +327,15 @@ func (o object) read(ctx context.Context, c client.Client) (client.Object, error
 	return obj, nil
 }
 
+// Exec runs kubectl with args against k's cluster, stdin on its standard
+// input, and returns what it printed, line by line, ending with its exit
+// status when that is not 0. An error means kubectl did not run to an exit
+// status.
+func (k Kubectl) Exec(ctx context.Context, stdin string, args ...string) (lines []string, exitCode int, err error) {
+	out, err := k.run(ctx, stdin, args)
+	return out.lines(), out.exitCode, err
+}
+
 // kubectlOutput is what one kubectl command printed, and how it exited.
 type kubectlOutput struct {
 	stdout, stderr string
