@@ -76,33 +76,81 @@ func (h *Handler) Handle(ctx context.Context, req admission.Request) (resp admis
 	if !res.Changed {
 		return admission.Allowed("").WithWarnings(warnings...)
 	}
-	original, err := labelsAndAnnotations(svc)
-	if err != nil {
-		return admission.Errored(http.StatusInternalServerError, fmt.Errorf("encoding the Service's labels: %w", err))
-	}
-	mutated, err := labelsAndAnnotations(res.Service)
-	if err != nil {
-		return admission.Errored(http.StatusInternalServerError, fmt.Errorf("encoding the mutated Service's labels: %w", err))
-	}
+	original, mutated := patchDocuments(svc, res.Service)
 	log.FromContext(ctx).V(1).Info("mutating Service", "namespace", req.Namespace, "name", req.Name, "operation", req.Operation)
 	return admission.PatchResponseFromRaw(original, mutated).WithWarnings(warnings...)
 }
 
-// labelsAndAnnotations returns the only part of a Service the rules change,
-// {"metadata":{"labels":...,"annotations":...}}, an empty map as absent as
-// in WithMetadata. Diffing it before and after the rules gives the patch
-// diffing the whole objects would (nothing else differs) for a fraction of
-// the cost, and the patch never touches other fields, such as those this
-// build's k8s.io/api does not know (a newer API server's).
-func labelsAndAnnotations(svc *corev1.Service) ([]byte, error) {
-	meta := map[string]map[string]string{}
-	if len(svc.Labels) > 0 {
-		meta["labels"] = svc.Labels
+// patchDocuments returns the two documents PatchResponseFromRaw diffs into
+// the patch. Only metadata.labels and metadata.annotations ever change, so
+// the documents hold only those, and within them only the keys whose values
+// differ: {"metadata":{"labels":{...},"annotations":{...}}}. The diff of these
+// is the diff of the whole objects (nothing else differs, and unchanged keys
+// produce no operation), for a fraction of the cost of encoding and parsing
+// every key, and the patch never touches other fields, such as those this
+// build's k8s.io/api does not know (a newer API server's). An empty map is
+// absent, as in WithMetadata: a map that appears is added whole, one that
+// disappears is removed.
+func patchDocuments(before, after *corev1.Service) (original, mutated []byte) {
+	original = append(make([]byte, 0, 256), `{"metadata":{`...)
+	mutated = append(make([]byte, 0, 256), `{"metadata":{`...)
+	original, mutated = appendChangedKeys(original, mutated, "labels", before.Labels, after.Labels)
+	original, mutated = appendChangedKeys(original, mutated, "annotations", before.Annotations, after.Annotations)
+	return append(original, "}}"...), append(mutated, "}}"...)
+}
+
+// appendChangedKeys adds the field name to both documents as the diff
+// needs it: absent from both when empty in both, the whole map when it
+// appears, an empty object about to disappear when it does, and otherwise
+// the keys whose values differ on each side.
+func appendChangedKeys(original, mutated []byte, name string, before, after map[string]string) ([]byte, []byte) {
+	switch {
+	case len(before) == 0 && len(after) == 0:
+		return original, mutated
+	case len(before) == 0:
+		return original, appendField(mutated, name, after, nil)
+	case len(after) == 0:
+		return appendField(original, name, nil, nil), mutated
 	}
-	if len(svc.Annotations) > 0 {
-		meta["annotations"] = svc.Annotations
+	return appendField(original, name, before, after), appendField(mutated, name, after, before)
+}
+
+// appendField appends "name":{...} with the entries of values that other,
+// when not nil, lacks or holds another value for.
+func appendField(doc []byte, name string, values, other map[string]string) []byte {
+	if doc[len(doc)-1] != '{' {
+		doc = append(doc, ',')
 	}
-	return json.Marshal(map[string]any{"metadata": meta})
+	doc = appendString(doc, name)
+	doc = append(doc, ":{"...)
+	first := true
+	for k, v := range values {
+		if o, ok := other[k]; other != nil && ok && o == v {
+			continue
+		}
+		if !first {
+			doc = append(doc, ',')
+		}
+		first = false
+		doc = append(appendString(doc, k), ':')
+		doc = appendString(doc, v)
+	}
+	return append(doc, '}')
+}
+
+// appendString appends s as a JSON string: as it is when it is printable
+// ASCII needing no escape (label keys and values always are), through
+// encoding/json otherwise.
+func appendString(doc []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' {
+			quoted, _ := json.Marshal(s) // a string always encodes
+			return append(doc, quoted...)
+		}
+	}
+	doc = append(doc, '"')
+	doc = append(doc, s...)
+	return append(doc, '"')
 }
 
 var serviceKind = corev1.SchemeGroupVersion.WithKind("Service")
