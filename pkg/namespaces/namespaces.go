@@ -12,7 +12,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
-// LabelGetter returns the labels of the named namespace.
+// LabelGetter returns the labels of the named namespace. The map may be
+// shared with a cache: callers read it and never modify it.
 type LabelGetter interface {
 	NamespaceLabels(ctx context.Context, name string) (map[string]string, error)
 }
@@ -33,7 +34,10 @@ var _ LabelGetter = CacheFirst{}
 // NamespaceLabels implements LabelGetter.
 func (c CacheFirst) NamespaceLabels(ctx context.Context, name string) (map[string]string, error) {
 	ns := NewMetadata()
-	err := c.Cache.Get(ctx, client.ObjectKey{Name: name}, ns)
+	// Every admission reads one namespace, and only reads its labels: the
+	// cache's copy is handed out as it is rather than deep-copied per
+	// request.
+	err := c.Cache.Get(ctx, client.ObjectKey{Name: name}, ns, client.UnsafeDisableDeepCopy)
 	if apierrors.IsNotFound(err) && c.API != nil {
 		err = c.API.Get(ctx, client.ObjectKey{Name: name}, ns)
 	}
