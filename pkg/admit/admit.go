@@ -223,10 +223,10 @@ func skipValue(raw []byte, i int) int {
 		case '{', '[':
 			depth++
 		case '}', ']':
-			depth--
-			if depth < 0 {
-				return -1
+			if depth == 0 {
+				return i // the end of the enclosing object ends a literal
 			}
+			depth--
 			if depth == 0 {
 				return i + 1
 			}
