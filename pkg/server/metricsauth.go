@@ -30,7 +30,6 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
-	"k8s.io/klog/v2"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 )
 
@@ -67,7 +66,7 @@ func WithAuthenticationAndAuthorization(config *rest.Config, httpClient *http.Cl
 
 	return func(log logr.Logger, handler http.Handler) (http.Handler, error) {
 		return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-			u, ok, err := authn.authenticateRequest(req)
+			u, ok, err := authn.authenticateRequest(log, req)
 			if err != nil {
 				log.Error(err, "Authentication failed")
 				http.Error(w, "Authentication failed", http.StatusInternalServerError)
@@ -79,7 +78,7 @@ func WithAuthenticationAndAuthorization(config *rest.Config, httpClient *http.Cl
 				return
 			}
 
-			allowed, reason, err := authz.authorize(req.Context(), u, strings.ToLower(req.Method), req.URL.Path)
+			allowed, reason, err := authz.authorize(req.Context(), log, u, strings.ToLower(req.Method), req.URL.Path)
 			if err != nil {
 				msg := fmt.Sprintf("Authorization for user %s failed", u.name)
 				log.Error(err, msg)
@@ -214,10 +213,10 @@ func newTokenAuthenticator(client rest.Interface) (*tokenAuthenticator, error) {
 // authenticateRequest tries the Authorization header, then the WebSocket
 // subprotocol; it fails only when neither authenticates and one of them
 // failed, and adds system:authenticated to the user's groups.
-func (a *tokenAuthenticator) authenticateRequest(req *http.Request) (*userInfo, bool, error) {
+func (a *tokenAuthenticator) authenticateRequest(log logr.Logger, req *http.Request) (*userInfo, bool, error) {
 	var errs []error
-	for _, authenticate := range []func(*http.Request) (*userInfo, bool, error){a.bearerToken, a.webSocketToken} {
-		u, ok, err := authenticate(req)
+	for _, authenticate := range []func(logr.Logger, *http.Request) (*userInfo, bool, error){a.bearerToken, a.webSocketToken} {
+		u, ok, err := authenticate(log, req)
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -245,7 +244,7 @@ func withAuthenticatedGroup(u *userInfo) *userInfo {
 
 // bearerToken authenticates "Authorization: Bearer <token>" and removes
 // the header once it has.
-func (a *tokenAuthenticator) bearerToken(req *http.Request) (*userInfo, bool, error) {
+func (a *tokenAuthenticator) bearerToken(log logr.Logger, req *http.Request) (*userInfo, bool, error) {
 	auth := strings.TrimSpace(req.Header.Get("Authorization"))
 	if auth == "" {
 		return nil, false, nil
@@ -258,7 +257,7 @@ func (a *tokenAuthenticator) bearerToken(req *http.Request) (*userInfo, bool, er
 	if token == "" {
 		return nil, false, nil
 	}
-	u, ok, err := a.authenticateToken(req.Context(), token)
+	u, ok, err := a.authenticateToken(req.Context(), log, token)
 	if ok {
 		req.Header.Del("Authorization")
 	}
@@ -275,7 +274,7 @@ var protocolHeader = textproto.CanonicalMIMEHeaderKey("Sec-WebSocket-Protocol")
 // webSocketToken authenticates the token a WebSocket request carries as
 // the subprotocol base64url.bearer.authorization.k8s.io.<base64url token>,
 // and removes that subprotocol once it has.
-func (a *tokenAuthenticator) webSocketToken(req *http.Request) (*userInfo, bool, error) {
+func (a *tokenAuthenticator) webSocketToken(log logr.Logger, req *http.Request) (*userInfo, bool, error) {
 	if !strings.EqualFold(req.Header.Get("Upgrade"), "websocket") || !httpstream.IsUpgradeRequest(req) {
 		return nil, false, nil
 	}
@@ -309,7 +308,7 @@ func (a *tokenAuthenticator) webSocketToken(req *http.Request) (*userInfo, bool,
 	if token == "" {
 		return nil, false, nil
 	}
-	u, ok, err := a.authenticateToken(req.Context(), token)
+	u, ok, err := a.authenticateToken(req.Context(), log, token)
 	if ok {
 		req.Header.Set(protocolHeader, strings.Join(filtered, ","))
 	}
@@ -323,7 +322,7 @@ func (a *tokenAuthenticator) webSocketToken(req *http.Request) (*userInfo, bool,
 // by every request asking about the same token meanwhile. Answers are
 // cached, errors are not; the cache is keyed by a keyed hash of the token,
 // so tokens are not kept.
-func (a *tokenAuthenticator) authenticateToken(ctx context.Context, token string) (*userInfo, bool, error) {
+func (a *tokenAuthenticator) authenticateToken(ctx context.Context, log logr.Logger, token string) (*userInfo, bool, error) {
 	mac := hmac.New(sha256.New, a.hashKey)
 	mac.Write([]byte(token))
 	key := string(mac.Sum(nil))
@@ -332,7 +331,7 @@ func (a *tokenAuthenticator) authenticateToken(ctx context.Context, token string
 	if cached, ok := a.cache.Get(key); ok {
 		rec = cached.(tokenRecord)
 	} else {
-		lookup := a.lookup(key, token)
+		lookup := a.lookup(log, key, token)
 		select {
 		case <-lookup.done:
 			rec = lookup.rec
@@ -347,7 +346,7 @@ func (a *tokenAuthenticator) authenticateToken(ctx context.Context, token string
 }
 
 // lookup returns the TokenReview under way for key, starting one if none is.
-func (a *tokenAuthenticator) lookup(key, token string) *tokenLookup {
+func (a *tokenAuthenticator) lookup(log logr.Logger, key, token string) *tokenLookup {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if l, ok := a.lookups[key]; ok {
@@ -359,7 +358,7 @@ func (a *tokenAuthenticator) lookup(key, token string) *tokenLookup {
 		defer func() {
 			if r := recover(); r != nil {
 				l.rec = tokenRecord{err: errLookupCrashed}
-				klog.Errorf("%v\n%s", r, debug.Stack())
+				log.Error(fmt.Errorf("%v", r), "Token lookup panicked", "stack", string(debug.Stack()))
 			}
 			a.mu.Lock()
 			delete(a.lookups, key)
@@ -374,7 +373,7 @@ func (a *tokenAuthenticator) lookup(key, token string) *tokenLookup {
 		// is shared.
 		ctx, cancel := context.WithTimeout(context.Background(), sharedLookupTimeout)
 		defer cancel()
-		l.rec = a.review(ctx, token)
+		l.rec = a.review(ctx, log, token)
 		if l.rec.err == nil {
 			a.cache.Set(key, l.rec, tokenCacheTTL)
 		}
@@ -383,7 +382,7 @@ func (a *tokenAuthenticator) lookup(key, token string) *tokenLookup {
 }
 
 // review asks the API server who token belongs to.
-func (a *tokenAuthenticator) review(ctx context.Context, token string) tokenRecord {
+func (a *tokenAuthenticator) review(ctx context.Context, log logr.Logger, token string) tokenRecord {
 	ctx, cancel := context.WithTimeout(ctx, tokenReviewTimeout)
 	defer cancel()
 	review := &authenticationv1.TokenReview{Spec: authenticationv1.TokenReviewSpec{Token: token}}
@@ -397,7 +396,7 @@ func (a *tokenAuthenticator) review(ctx context.Context, token string) tokenReco
 			Do(ctx).
 			Into(result)
 	}); err != nil {
-		klog.Errorf("Failed to make webhook authenticator request: %v", err)
+		log.Error(err, "Failed to make webhook authenticator request")
 		return tokenRecord{err: err}
 	}
 	status := result.Status
@@ -430,7 +429,7 @@ func newAccessReviewer(client rest.Interface) *accessReviewer {
 
 // authorize reports whether u may use verb on the non-resource path; the
 // reason is the API server's.
-func (r *accessReviewer) authorize(ctx context.Context, u *userInfo, verb, path string) (allowed bool, reason string, err error) {
+func (r *accessReviewer) authorize(ctx context.Context, log logr.Logger, u *userInfo, verb, path string) (allowed bool, reason string, err error) {
 	review := &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{
 		User:                  u.name,
 		UID:                   u.uid,
@@ -460,7 +459,7 @@ func (r *accessReviewer) authorize(ctx context.Context, u *userInfo, verb, path 
 				Do(ctx).
 				Into(result)
 		}); err != nil {
-			klog.Errorf("Failed to make webhook authorizer request: %v", err)
+			log.Error(err, "Failed to make webhook authorizer request")
 			return false, "", err
 		}
 		review.Status = result.Status
