@@ -21,6 +21,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
+	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
@@ -166,7 +167,7 @@ func NewManager(cfg *rest.Config, opts Options) (manager.Manager, error) {
 		TLSOpts:       []func(*tls.Config){http1Only, minVersion},
 	}
 	if opts.MetricsSecure {
-		metricsOpts.FilterProvider = WithAuthenticationAndAuthorization
+		metricsOpts.FilterProvider = filters.WithAuthenticationAndAuthorization
 	}
 
 	cacheOpts := cache.Options{
