@@ -76,7 +76,10 @@ func (h *Handler) Handle(ctx context.Context, req admission.Request) (resp admis
 	if !res.Changed {
 		return admission.Allowed("").WithWarnings(warnings...)
 	}
-	original, mutated := patchDocuments(svc, res.Service)
+	original, mutated, err := patchDocuments(svc, res.Service)
+	if err != nil {
+		return admission.Errored(http.StatusInternalServerError, fmt.Errorf("encoding the Service's labels: %w", err))
+	}
 	log.FromContext(ctx).V(1).Info("mutating Service", "namespace", req.Namespace, "name", req.Name, "operation", req.Operation)
 	return admission.PatchResponseFromRaw(original, mutated).WithWarnings(warnings...)
 }
@@ -91,66 +94,43 @@ func (h *Handler) Handle(ctx context.Context, req admission.Request) (resp admis
 // build's k8s.io/api does not know (a newer API server's). An empty map is
 // absent, as in WithMetadata: a map that appears is added whole, one that
 // disappears is removed.
-func patchDocuments(before, after *corev1.Service) (original, mutated []byte) {
-	original = append(make([]byte, 0, 256), `{"metadata":{`...)
-	mutated = append(make([]byte, 0, 256), `{"metadata":{`...)
-	original, mutated = appendChangedKeys(original, mutated, "labels", before.Labels, after.Labels)
-	original, mutated = appendChangedKeys(original, mutated, "annotations", before.Annotations, after.Annotations)
-	return append(original, "}}"...), append(mutated, "}}"...)
+func patchDocuments(before, after *corev1.Service) (original, mutated []byte, err error) {
+	o, m := map[string]map[string]string{}, map[string]map[string]string{}
+	changedKeys(o, m, "labels", before.Labels, after.Labels)
+	changedKeys(o, m, "annotations", before.Annotations, after.Annotations)
+	if original, err = json.Marshal(map[string]any{"metadata": o}); err != nil {
+		return nil, nil, err
+	}
+	mutated, err = json.Marshal(map[string]any{"metadata": m})
+	return original, mutated, err
 }
 
-// appendChangedKeys adds the field name to both documents as the diff
-// needs it: absent from both when empty in both, the whole map when it
-// appears, an empty object about to disappear when it does, and otherwise
-// the keys whose values differ on each side.
-func appendChangedKeys(original, mutated []byte, name string, before, after map[string]string) ([]byte, []byte) {
+// changedKeys sets field name of both documents as the diff needs it:
+// absent from both when empty in both, the whole map when it appears, an
+// empty object about to disappear when it does, and otherwise the keys
+// whose values differ on each side.
+func changedKeys(original, mutated map[string]map[string]string, name string, before, after map[string]string) {
 	switch {
 	case len(before) == 0 && len(after) == 0:
-		return original, mutated
 	case len(before) == 0:
-		return original, appendField(mutated, name, after, nil)
+		mutated[name] = after
 	case len(after) == 0:
-		return appendField(original, name, nil, nil), mutated
+		original[name] = map[string]string{}
+	default:
+		original[name], mutated[name] = differing(before, after), differing(after, before)
 	}
-	return appendField(original, name, before, after), appendField(mutated, name, after, before)
 }
 
-// appendField appends "name":{...} with the entries of values that other,
-// when not nil, lacks or holds another value for.
-func appendField(doc []byte, name string, values, other map[string]string) []byte {
-	if doc[len(doc)-1] != '{' {
-		doc = append(doc, ',')
-	}
-	doc = appendString(doc, name)
-	doc = append(doc, ":{"...)
-	first := true
+// differing returns the entries of values that other lacks or holds
+// another value for.
+func differing(values, other map[string]string) map[string]string {
+	out := map[string]string{}
 	for k, v := range values {
-		if o, ok := other[k]; other != nil && ok && o == v {
-			continue
-		}
-		if !first {
-			doc = append(doc, ',')
-		}
-		first = false
-		doc = append(appendString(doc, k), ':')
-		doc = appendString(doc, v)
-	}
-	return append(doc, '}')
-}
-
-// appendString appends s as a JSON string: as it is when it is printable
-// ASCII needing no escape (label keys and values always are), through
-// encoding/json otherwise.
-func appendString(doc []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' {
-			quoted, _ := json.Marshal(s) // a string always encodes
-			return append(doc, quoted...)
+		if o, ok := other[k]; !ok || o != v {
+			out[k] = v
 		}
 	}
-	doc = append(doc, '"')
-	doc = append(doc, s...)
-	return append(doc, '"')
+	return out
 }
 
 var serviceKind = corev1.SchemeGroupVersion.WithKind("Service")

@@ -60,7 +60,10 @@ func TestPatchDocumentsGiveTheWholeObjectPatch(t *testing.T) {
 						t.Fatal(err)
 					}
 					want := admission.PatchResponseFromRaw(wholeBefore, wholeAfter)
-					original, mutated := patchDocuments(before, after)
+					original, mutated, err := patchDocuments(before, after)
+					if err != nil {
+						t.Fatal(err)
+					}
 					got := admission.PatchResponseFromRaw(original, mutated)
 					if !got.Allowed || !want.Allowed {
 						t.Fatalf("got %+v, want %+v (documents %s, %s)", got.Result, want.Result, original, mutated)
