@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 	sigsjson "sigs.k8s.io/json"
@@ -92,6 +91,12 @@ func checkDeclared(got, want schema.GroupVersionKind) error {
 	return nil
 }
 
+// Typed is an object that records its apiVersion and kind: any type with
+// an inline metav1.TypeMeta.
+type Typed interface {
+	GetObjectKind() schema.ObjectKind
+}
+
 // DecodeInto checks that raw, an object of an admission request, declares
 // want, and decodes it into the typed object into: what controller-runtime's
 // decoder does for a registered type (the same case-sensitive JSON decoding
@@ -99,7 +104,7 @@ func checkDeclared(got, want schema.GroupVersionKind) error {
 // object's apiVersion and kind, so they are checked after it; only when it
 // fails is raw read again, so that a wrong kind is reported before the
 // type errors it causes.
-func DecodeInto(raw []byte, want schema.GroupVersionKind, into runtime.Object) error {
+func DecodeInto(raw []byte, want schema.GroupVersionKind, into Typed) error {
 	if err := sigsjson.UnmarshalCaseSensitivePreserveInts(raw, into); err != nil {
 		if typeErr := CheckTypeMeta(raw, want); typeErr != nil {
 			return typeErr

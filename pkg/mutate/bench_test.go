@@ -91,6 +91,29 @@ func largeService(b *testing.B) *corev1.Service {
 	return svc
 }
 
+// kubectlApplied returns svc as `kubectl apply` and then `kubectl label
+// ... failover=cluster` leave it, and the API server sends it: with the
+// last-applied-configuration annotation and the managedFields of both, as
+// read from a real API server.
+func kubectlApplied(b *testing.B, svc *corev1.Service) (labeled, old *corev1.Service) {
+	b.Helper()
+	labeled = svc.DeepCopy()
+	labeled.Annotations = map[string]string{"kubectl.kubernetes.io/last-applied-configuration": `{"apiVersion":"v1","kind":"Service","metadata":{"annotations":{},"labels":{"app":"helloworld","service":"helloworld"},"name":"helloworld","namespace":"sample"},"spec":{"ports":[{"name":"http","port":5000}],"selector":{"app":"helloworld"}}}` + "\n"}
+	const managedFields = `[
+	  {"apiVersion":"v1","fieldsType":"FieldsV1","manager":"kubectl-client-side-apply","operation":"Update","time":"2026-11-26T00:42:47Z",
+	   "fieldsV1":{"f:metadata":{"f:annotations":{".":{},"f:kubectl.kubernetes.io/last-applied-configuration":{}},"f:labels":{".":{},"f:app":{},"f:service":{}}},"f:spec":{"f:internalTrafficPolicy":{},"f:ports":{".":{},"k:{\"port\":5000,\"protocol\":\"TCP\"}":{".":{},"f:name":{},"f:port":{},"f:protocol":{},"f:targetPort":{}}},"f:selector":{},"f:sessionAffinity":{},"f:type":{}}}},
+	  {"apiVersion":"v1","fieldsType":"FieldsV1","manager":"kubectl-label","operation":"Update","time":"2026-11-26T00:42:48Z",
+	   "fieldsV1":{"f:metadata":{"f:labels":{"f:failover":{}}}}}
+	]`
+	if err := json.Unmarshal([]byte(managedFields), &labeled.ManagedFields); err != nil {
+		b.Fatal(err)
+	}
+	old = labeled.DeepCopy()
+	delete(old.Labels, keys.Trigger)
+	old.ManagedFields = old.ManagedFields[:1]
+	return labeled, old
+}
+
 // admitted returns svc as the webhook admits it: the input of a
 // reinvocation, or of an UPDATE that changes nothing the webhook owns.
 func admitted(svc *corev1.Service) *corev1.Service {
@@ -150,6 +173,7 @@ func BenchmarkHandler(b *testing.B) {
 		return admission.Allowed("")
 	}))
 	helloworld := seedService(b, seed.HelloworldService)
+	labeled, unlabeled := kubectlApplied(b, helloworld)
 	for _, bc := range []struct {
 		name      string
 		handler   http.Handler
@@ -158,6 +182,7 @@ func BenchmarkHandler(b *testing.B) {
 	}{
 		{"controller-runtime alone, allowing without reading the Service", allowAll, benchReview(b, "CREATE", helloworld, nil), false},
 		{"seed helloworld Service create, patched", mutating, benchReview(b, "CREATE", helloworld, nil), true},
+		{"seed helloworld Service labeled after kubectl apply (managedFields, last-applied annotation), update, patched", mutating, benchReview(b, "UPDATE", labeled, unlabeled), true},
 		{"seed helloworld Service update, allowed unchanged", mutating, benchReview(b, "UPDATE", admitted(helloworld), admitted(helloworld)), false},
 		{"seed waypoint Service create, patched", mutating, benchReview(b, "CREATE", seedService(b, seed.WaypointService), nil), true},
 		{"Service with 100 ports and 65 labels create, patched", mutating, benchReview(b, "CREATE", largeService(b), nil), true},
