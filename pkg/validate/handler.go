@@ -12,6 +12,7 @@ import (
 	networkingv1beta1 "istio.io/client-go/pkg/apis/networking/v1beta1"
 	admissionv1 "k8s.io/api/admission/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -71,14 +72,14 @@ func (h *Handler) Handle(ctx context.Context, req admission.Request) (resp admis
 		if err != nil {
 			return admission.Errored(http.StatusBadRequest, fmt.Errorf("decoding the old DestinationRule in the admission request: %w", err))
 		}
-		specUnchanged = proto.Equal(Spec(old), Spec(dr))
+		specUnchanged = proto.Equal(&old.Spec, &dr.Spec)
 	}
 
 	nsLabels, err := h.namespaces.NamespaceLabels(ctx, req.Namespace)
 	if err != nil {
 		return admission.Errored(http.StatusInternalServerError, err)
 	}
-	res := Admit(Spec(dr), nsLabels, specUnchanged)
+	res := Admit(&dr.Spec, nsLabels, specUnchanged)
 	nsMode = string(res.Mode)
 	if res.Mode == mode.Off {
 		return admission.Allowed("namespace mode is off")
@@ -87,9 +88,9 @@ func (h *Handler) Handle(ctx context.Context, req admission.Request) (resp admis
 	warnings := res.AllWarnings()
 	if !verdict.Allowed {
 		log.FromContext(ctx).V(1).Info("denying DestinationRule", "namespace", req.Namespace, "name", req.Name, "violations", len(verdict.Denials))
-		name := dr.GetName()
+		name := dr.Metadata.Name
 		if name == "" {
-			name = dr.GetGenerateName()
+			name = dr.Metadata.GenerateName
 		}
 		status := apierrors.NewInvalid(GroupKind, name, verdict.Denials).ErrStatus
 		return admission.Response{AdmissionResponse: admissionv1.AdmissionResponse{
@@ -103,21 +104,34 @@ func (h *Handler) Handle(ctx context.Context, req admission.Request) (resp admis
 	return resp
 }
 
-// decode reads a DestinationRule of the given networking.istio.io version
-// into its istio.io/client-go type, whose spec decodes through Istio's own
-// jsonpb unmarshaler (camelCase and snake_case, unknown fields dropped).
-func (h *Handler) decode(raw runtime.RawExtension, version string) (client.Object, error) {
+// admittedRule is the part of a DestinationRule the rule and the answer
+// read: its name and its spec, which decodes through Istio's own jsonpb
+// unmarshaler (camelCase and snake_case, unknown fields dropped) as in the
+// istio.io/client-go types of every version. The API server sends the
+// whole object, managedFields included, and decoding metadata the rule
+// never reads is a cost on every request.
+type admittedRule struct {
+	metav1.TypeMeta `json:",inline"`
+	Metadata        struct {
+		Name         string `json:"name,omitempty"`
+		GenerateName string `json:"generateName,omitempty"`
+	} `json:"metadata"`
+	Spec networking.DestinationRule `json:"spec"`
+}
+
+// decode reads a DestinationRule of the given networking.istio.io version.
+func (h *Handler) decode(raw runtime.RawExtension, version string) (*admittedRule, error) {
 	if len(raw.Raw) == 0 {
 		return nil, fmt.Errorf("the admission request has no object to validate")
 	}
-	obj := NewObject(version)
-	if obj == nil {
+	if _, ok := versions[version]; !ok {
 		return nil, fmt.Errorf("networking.istio.io has no DestinationRule version %q", version)
 	}
-	if err := admit.DecodeInto(raw.Raw, GroupKind.WithVersion(version), obj); err != nil {
+	dr := &admittedRule{}
+	if err := admit.DecodeInto(raw.Raw, GroupKind.WithVersion(version), dr); err != nil {
 		return nil, err
 	}
-	return obj, nil
+	return dr, nil
 }
 
 // Spec returns the spec of a DestinationRule of any version; all three
