@@ -343,7 +343,9 @@ func (c *comparison) compareWaypoint(finding policy.Finding, present []int) {
 // uses them, or that lacks the Service (which, created as it is elsewhere,
 // will use them).
 func (c *comparison) waypoints(services []service) {
-	users := map[types.NamespacedName][]string{}
+	// users counts the Services using each waypoint and names the first
+	// few, in order; services comes sorted and each appears once.
+	users := map[types.NamespacedName]*serviceNames{}
 	usedIn := map[types.NamespacedName]map[int]bool{}
 	for _, svc := range services {
 		for _, i := range svc.present {
@@ -355,9 +357,10 @@ func (c *comparison) waypoints(services []service) {
 			if usedIn[w] == nil {
 				usedIn[w] = map[int]bool{}
 			}
-			if !slices.Contains(users[w], svc.key.String()) {
-				users[w] = append(users[w], svc.key.String())
+			if users[w] == nil {
+				users[w] = &serviceNames{}
 			}
+			users[w].add(svc.key)
 			usedIn[w][i] = true
 			for j := range c.snaps {
 				if !slices.Contains(svc.present, j) {
@@ -387,7 +390,7 @@ func (c *comparison) waypoints(services []service) {
 				notReady = append(notReady, i)
 			}
 		}
-		usedBy := strings.Join(users[w], ", ")
+		usedBy := users[w].String()
 		finding := policy.Finding{Kind: policy.ServiceKind, Namespace: w.Namespace, Name: w.Name}
 		if len(missing) > 0 {
 			f := finding
@@ -444,6 +447,39 @@ func (c *comparison) waypoints(services []service) {
 			}, read)
 		}
 	}
+}
+
+// maxNamedUsers is how many of the Services using a waypoint a finding
+// names; the others are counted, so a waypoint shared by a whole namespace
+// still gets a short message.
+const maxNamedUsers = 3
+
+// serviceNames names the first Services added and counts all of them.
+type serviceNames struct {
+	names []string
+	last  types.NamespacedName
+	count int
+}
+
+// add adds svc unless it was the last one added (a Service present in
+// several clusters uses the waypoint in each).
+func (n *serviceNames) add(svc types.NamespacedName) {
+	if n.count > 0 && n.last == svc {
+		return
+	}
+	n.last = svc
+	n.count++
+	if len(n.names) < maxNamedUsers {
+		n.names = append(n.names, svc.String())
+	}
+}
+
+func (n *serviceNames) String() string {
+	s := strings.Join(n.names, ", ")
+	if more := n.count - len(n.names); more > 0 {
+		s += fmt.Sprintf(" and %d other Services", more)
+	}
+	return s
 }
 
 // ruleIn is one cluster's copy of a DestinationRule.

@@ -192,6 +192,22 @@ func TestCompare(t *testing.T) {
 				fix:     []string{"istioctl --context cluster2 waypoint apply -n sample --name waypoint --for service"},
 			}},
 		},
+		"a waypoint used by many Services names three and counts the others": {
+			change: func(_ *testing.T, s []*Snapshot) {
+				for _, snap := range s {
+					for _, name := range []string{"a", "b", "c", "d"} {
+						snap.Services[types.NamespacedName{Namespace: "sample", Name: name}] = Labels{"failover": "cluster", "istio.io/global": "true", "istio.io/use-waypoint": "waypoint"}
+					}
+				}
+				s[1].Waypoints[waypoint] = Waypoint{}
+				delete(s[1].Services, waypoint)
+			},
+			want: []want{{
+				object: "Service sample/waypoint: metadata.name", clusters: "cluster1,cluster2",
+				message: []string{`the waypoint "waypoint" (used by sample/a, sample/b, sample/c and 2 other Services) does not exist in cluster2`},
+				fix:     []string{"istioctl --context cluster2 waypoint apply -n sample --name waypoint --for service"},
+			}},
+		},
 		"a waypoint not global in one cluster, reported once although its Service opted in": {
 			change: func(_ *testing.T, s []*Snapshot) {
 				delete(s[1].Services[waypoint], "istio.io/global")
