@@ -69,8 +69,9 @@ finding naming the clusters, the object and the fix:
 
 Memory holds one page plus a few labels per Service and namespace and the
 DestinationRules that declare a failover policy. Several clusters are only
-read: --fix is refused. The user also needs get on deployments for the
-waypoints' readiness (skipped, with a note, without it).
+read: --fix is refused. The user also needs get on services (waypoints
+outside -n) and on deployments (the waypoints' readiness, skipped with a
+note without it).
 
 Exit status: 0 when the webhook would admit everything (and, with several
 clusters, they agree), 1 when it would deny at least one object or the
