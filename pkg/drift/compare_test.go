@@ -482,6 +482,9 @@ func TestEffectiveWaypoint(t *testing.T) {
 		"a waypoint's own Service never uses a waypoint": {
 			service: Labels{"gateway.istio.io/managed": "istio.io-mesh-controller"}, namespace: Labels{"istio.io/use-waypoint": "ns-wp"},
 		},
+		"an east-west gateway's Service never uses a waypoint": {
+			service: Labels{"gateway.istio.io/managed": "istio.io-eastwest-controller", "istio.io/use-waypoint": "wp"},
+		},
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {

@@ -133,10 +133,11 @@ func ServiceHost(svc types.NamespacedName) string {
 // through: the Service's own istio.io/use-waypoint, else its namespace's,
 // with the matching istio.io/use-waypoint-namespace (default: the
 // Service's namespace). ok is false when the Service uses none (no label,
-// or "none"), and for a waypoint's own Service, which never routes
-// through a waypoint.
+// or "none"), and for the Services of waypoints and east-west gateways,
+// which Istio never sends through a waypoint (fetchWaypointForService).
 func EffectiveWaypoint(svc types.NamespacedName, service, namespace Labels) (_ types.NamespacedName, ok bool) {
-	if service[keys.GatewayManaged] == keys.ManagedByWaypointController {
+	switch service[keys.GatewayManaged] {
+	case keys.ManagedByWaypointController, keys.ManagedByEastWestController:
 		return types.NamespacedName{}, false
 	}
 	source := service
