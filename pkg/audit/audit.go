@@ -21,6 +21,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
+	"github.com/failover-webhook/failover-webhook/pkg/drift"
 	"github.com/failover-webhook/failover-webhook/pkg/keys"
 	"github.com/failover-webhook/failover-webhook/pkg/mode"
 	"github.com/failover-webhook/failover-webhook/pkg/namespaces"
@@ -119,6 +120,9 @@ type auditor struct {
 	failed    int
 	// cluster names the cluster in findings when several are audited.
 	cluster string
+	// snap, when set, receives every DestinationRule listed, for the
+	// comparison of several clusters.
+	snap *drift.Snapshot
 }
 
 // write writes one finding of the cluster.
@@ -202,6 +206,9 @@ func (a *auditor) destinationRules(ctx context.Context) error {
 }
 
 func (a *auditor) destinationRule(dr client.Object) error {
+	if a.snap != nil {
+		a.keepDestinationRule(dr)
+	}
 	out := a.evaluator.DestinationRule(dr)
 	if out.Excluded {
 		a.summary.Skipped++

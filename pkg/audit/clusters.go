@@ -11,10 +11,8 @@ import (
 	networking "istio.io/api/networking/v1alpha3"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -63,14 +61,22 @@ func RunClusters(ctx context.Context, clusters []Cluster, opts Options, stdout, 
 	for i, cl := range clusters {
 		a := newAuditor(cl.Client, opts, out, &summary, stderr)
 		a.cluster = cl.Name
+		// The audit's own pass over the DestinationRules fills in theirs.
+		a.snap = &drift.Snapshot{
+			Cluster:    cl.Name,
+			Kubectl:    cl.Kubectl,
+			Namespaces: map[string]drift.Labels{},
+			Services:   map[types.NamespacedName]drift.Labels{},
+			Waypoints:  map[types.NamespacedName]drift.Waypoint{},
+		}
 		err := a.run(ctx)
 		if err == nil {
-			snaps[i], err = a.snapshot(ctx, cl)
+			err = a.snapshot(ctx)
 		}
 		if err != nil {
 			return failed(i, err)
 		}
-		auditors[i] = a
+		snaps[i], auditors[i] = a.snap, a
 	}
 	// Every cluster is asked about every waypoint any cluster's Services
 	// use: a Service missing from a cluster needs its waypoint there too.
@@ -97,16 +103,11 @@ func RunClusters(ctx context.Context, clusters []Cluster, opts Options, stdout, 
 	return summary, err
 }
 
-// snapshot reads what the cluster holds that failover depends on, a page
-// at a time, keeping only what package drift compares.
-func (a *auditor) snapshot(ctx context.Context, cl Cluster) (*drift.Snapshot, error) {
-	s := &drift.Snapshot{
-		Cluster:    cl.Name,
-		Kubectl:    cl.Kubectl,
-		Namespaces: map[string]drift.Labels{},
-		Services:   map[types.NamespacedName]drift.Labels{},
-		Waypoints:  map[types.NamespacedName]drift.Waypoint{},
-	}
+// snapshot completes a.snap after a.run: the namespaces' labels, which
+// the audit read, and every Service's, a page at a time, keeping only what
+// package drift compares.
+func (a *auditor) snapshot(ctx context.Context) error {
+	s := a.snap
 	// The auditor read the namespaces' labels already.
 	for name, labels := range a.evaluator.Namespaces.Labels {
 		s.Namespaces[name] = drift.Relevant(labels)
@@ -124,26 +125,15 @@ func (a *auditor) snapshot(ctx context.Context, cl Cluster) (*drift.Snapshot, er
 			return nil
 		})
 		if err != nil {
-			return nil, fmt.Errorf("listing Services: %w", err)
+			return fmt.Errorf("listing Services: %w", err)
 		}
 	}
-	if err := a.snapshotDestinationRules(ctx, s); err != nil {
-		return nil, err
-	}
-	return s, nil
+	return nil
 }
 
 // inScope reports whether the namespace's Services were listed.
 func (a *auditor) inScope(namespace string) bool {
-	if len(a.opts.Namespaces) == 0 {
-		return true
-	}
-	for _, ns := range a.opts.Namespaces {
-		if ns == namespace {
-			return true
-		}
-	}
-	return false
+	return len(a.opts.Namespaces) == 0 || slices.Contains(a.opts.Namespaces, namespace)
 }
 
 var deploymentGVK = schema.GroupVersionKind{Group: "apps", Version: "v1", Kind: "Deployment"}
@@ -194,41 +184,20 @@ func (a *auditor) snapshotWaypoints(ctx context.Context, s *drift.Snapshot, wayp
 	return nil
 }
 
-// snapshotDestinationRules keeps, for every DestinationRule, its resolved
-// host and subsets, and a copy of its spec when it declares a failover
-// policy.
-func (a *auditor) snapshotDestinationRules(ctx context.Context, s *drift.Snapshot) error {
-	mapping, err := a.c.RESTMapper().RESTMapping(validate.GroupKind, "v1", "v1beta1", "v1alpha3")
-	if meta.IsNoMatchError(err) {
-		return nil // the audit said so already
+// keepDestinationRule adds dr to a.snap: its resolved host and subsets,
+// and a copy of its spec when it declares a failover policy.
+func (a *auditor) keepDestinationRule(dr client.Object) {
+	spec := validate.Spec(dr)
+	kept := drift.DestinationRule{
+		Namespace: dr.GetNamespace(), Name: dr.GetName(),
+		Host: drift.ResolveHost(spec.GetHost(), dr.GetNamespace()),
 	}
-	if err != nil {
-		return fmt.Errorf("finding the served version of %s: %w", validate.GroupKind, err)
+	for _, sub := range spec.GetSubsets() {
+		kept.Subsets = append(kept.Subsets, sub.GetName())
 	}
-	newList := func() client.ObjectList { return validate.NewList(mapping.GroupVersionKind.Version) }
-	for _, scope := range a.scopes() {
-		err := eachPage(ctx, a.c, newList, scope, a.opts.ChunkSize, func(l client.ObjectList) error {
-			return meta.EachListItem(l, func(o runtime.Object) error {
-				dr := o.(client.Object)
-				spec := validate.Spec(dr)
-				kept := drift.DestinationRule{
-					Namespace: dr.GetNamespace(), Name: dr.GetName(),
-					Host: drift.ResolveHost(spec.GetHost(), dr.GetNamespace()),
-				}
-				for _, sub := range spec.GetSubsets() {
-					kept.Subsets = append(kept.Subsets, sub.GetName())
-				}
-				if validate.DeclaresFailoverPolicy(spec) {
-					// A copy, so the page can be freed.
-					kept.Spec = proto.Clone(spec).(*networking.DestinationRule)
-				}
-				s.DestinationRules = append(s.DestinationRules, kept)
-				return nil
-			})
-		})
-		if err != nil {
-			return fmt.Errorf("listing DestinationRules: %w", err)
-		}
+	if validate.DeclaresFailoverPolicy(spec) {
+		// A copy, so the page can be freed.
+		kept.Spec = proto.Clone(spec).(*networking.DestinationRule)
 	}
-	return nil
+	a.snap.DestinationRules = append(a.snap.DestinationRules, kept)
 }
