@@ -79,7 +79,7 @@ func indent(s string) string {
 
 // want is the part of a finding a row pins down.
 type want struct {
-	// line is the finding as report.Line renders it, up to the message.
+	// object is "KIND NAMESPACE/NAME: field" of the finding.
 	object string
 	// clusters the finding compares.
 	clusters string

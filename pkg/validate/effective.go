@@ -88,28 +88,28 @@ func PortsNamed(spec *networking.DestinationRule) []uint32 {
 // Outlier detection alone counts: with it, Istio turns on its default
 // locality failover.
 func DeclaresFailoverPolicy(spec *networking.DestinationRule) bool {
-	declares := func(p *networking.TrafficPolicy) bool {
-		if p == nil {
-			return false
-		}
-		relevant := func(lb *networking.LoadBalancerSettings, od *networking.OutlierDetection) bool {
-			return od != nil || lb.GetLocalityLbSetting() != nil || lb.GetZoneAwareLbSetting() != nil
-		}
-		if relevant(p.GetLoadBalancer(), p.GetOutlierDetection()) {
-			return true
-		}
-		for _, pls := range p.GetPortLevelSettings() {
-			if relevant(pls.GetLoadBalancer(), pls.GetOutlierDetection()) {
-				return true
-			}
-		}
-		return false
-	}
-	if declares(spec.GetTrafficPolicy()) {
+	if declaresFailoverPolicy(spec.GetTrafficPolicy()) {
 		return true
 	}
 	for _, s := range spec.GetSubsets() {
-		if declares(s.GetTrafficPolicy()) {
+		if declaresFailoverPolicy(s.GetTrafficPolicy()) {
+			return true
+		}
+	}
+	return false
+}
+
+// declaresFailoverPolicy reports whether p, or one of its port entries,
+// sets a localityLbSetting, a zoneAwareLbSetting or an outlierDetection.
+func declaresFailoverPolicy(p *networking.TrafficPolicy) bool {
+	sets := func(lb *networking.LoadBalancerSettings, od *networking.OutlierDetection) bool {
+		return od != nil || lb.GetLocalityLbSetting() != nil || lb.GetZoneAwareLbSetting() != nil
+	}
+	if p != nil && sets(p.GetLoadBalancer(), p.GetOutlierDetection()) {
+		return true
+	}
+	for _, pls := range p.GetPortLevelSettings() {
+		if sets(pls.GetLoadBalancer(), pls.GetOutlierDetection()) {
 			return true
 		}
 	}
