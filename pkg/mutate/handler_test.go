@@ -1,12 +1,10 @@
 package mutate_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"maps"
 	"net/http"
 	"net/http/httptest"
@@ -23,6 +21,7 @@ import (
 	"github.com/failover-webhook/failover-webhook/pkg/metrics"
 	"github.com/failover-webhook/failover-webhook/pkg/mutate"
 	"github.com/failover-webhook/failover-webhook/pkg/namespaces"
+	"github.com/failover-webhook/failover-webhook/test/admissiontest"
 )
 
 const (
@@ -82,33 +81,12 @@ func (r review) body(t testing.TB) []byte {
 		}
 		return v
 	}
-	version, resource, kind := or(r.version, "v1"), or(r.resource, "services"), or(r.kind, "Service")
-	request := map[string]any{
-		"uid":         requestUID,
-		"kind":        map[string]string{"group": r.group, "version": version, "kind": kind},
-		"resource":    map[string]string{"group": r.group, "version": version, "resource": resource},
-		"requestKind": map[string]string{"group": r.group, "version": version, "kind": kind},
-		"name":        "helloworld",
-		"namespace":   or(r.namespace, testNS),
-		"operation":   or(r.operation, "CREATE"),
-		"userInfo":    map[string]any{"username": "kubernetes-admin", "groups": []string{"system:masters", "system:authenticated"}},
-		"dryRun":      r.dryRun,
-	}
-	if r.object != "" {
-		request["object"] = json.RawMessage(r.object)
-	}
-	if r.oldObject != "" {
-		request["oldObject"] = json.RawMessage(r.oldObject)
-	}
-	body, err := json.Marshal(map[string]any{
-		"apiVersion": or(r.apiVersion, "admission.k8s.io/v1"),
-		"kind":       "AdmissionReview",
-		"request":    request,
-	})
-	if err != nil {
-		t.Fatalf("building the review: %v", err)
-	}
-	return body
+	return admissiontest.Request{
+		APIVersion: r.apiVersion, UID: requestUID,
+		Group: r.group, Version: or(r.version, "v1"), Resource: or(r.resource, "services"), Kind: or(r.kind, "Service"),
+		Name: "helloworld", Namespace: or(r.namespace, testNS), Operation: or(r.operation, "CREATE"),
+		Object: r.object, OldObject: r.oldObject, DryRun: r.dryRun,
+	}.Body(t)
 }
 
 // newServer serves the mutating webhook as `webhook serve` registers it.
@@ -122,33 +100,7 @@ func newServer(t testing.TB, ns namespaces.LabelGetter) *httptest.Server {
 // post sends body to the webhook and decodes the AdmissionReview it answers.
 func post(t testing.TB, srv *httptest.Server, contentType string, body []byte) admissionv1.AdmissionReview {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodPost, srv.URL+mutate.Path, bytes.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
-	}
-	resp, err := srv.Client().Do(req)
-	if err != nil {
-		t.Fatalf("posting the review: %v", err)
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("HTTP status %d, want 200 with the outcome inside the review: %s", resp.StatusCode, raw)
-	}
-	var out admissionv1.AdmissionReview
-	if err := json.Unmarshal(raw, &out); err != nil {
-		t.Fatalf("the answer is not an AdmissionReview: %v\n%s", err, raw)
-	}
-	if out.Response == nil {
-		t.Fatalf("the answer has no response: %s", raw)
-	}
-	return out
+	return admissiontest.Post(t, srv, mutate.Path, contentType, body)
 }
 
 // applyPatch applies the response's JSONPatch to the original object.

@@ -1,12 +1,9 @@
 package validate_test
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -23,6 +20,7 @@ import (
 	"github.com/failover-webhook/failover-webhook/pkg/metrics"
 	"github.com/failover-webhook/failover-webhook/pkg/namespaces"
 	"github.com/failover-webhook/failover-webhook/pkg/validate"
+	"github.com/failover-webhook/failover-webhook/test/admissiontest"
 )
 
 const (
@@ -95,37 +93,16 @@ func (r review) body(t testing.TB) []byte {
 		}
 		return v
 	}
-	group, version := or(r.group, "networking.istio.io"), or(r.version, "v1")
+	group := or(r.group, "networking.istio.io")
 	if group == "core" {
 		group = ""
 	}
-	resource, kind := or(r.resource, "destinationrules"), or(r.kind, "DestinationRule")
-	request := map[string]any{
-		"uid":         requestUID,
-		"kind":        map[string]string{"group": group, "version": version, "kind": kind},
-		"resource":    map[string]string{"group": group, "version": version, "resource": resource},
-		"requestKind": map[string]string{"group": group, "version": version, "kind": kind},
-		"name":        "helloworld",
-		"namespace":   or(r.namespace, testNS),
-		"operation":   or(r.operation, "CREATE"),
-		"userInfo":    map[string]any{"username": "kubernetes-admin", "groups": []string{"system:masters", "system:authenticated"}},
-		"dryRun":      r.dryRun,
-	}
-	if r.object != "" {
-		request["object"] = json.RawMessage(r.object)
-	}
-	if r.oldObject != "" {
-		request["oldObject"] = json.RawMessage(r.oldObject)
-	}
-	body, err := json.Marshal(map[string]any{
-		"apiVersion": or(r.apiVersion, "admission.k8s.io/v1"),
-		"kind":       "AdmissionReview",
-		"request":    request,
-	})
-	if err != nil {
-		t.Fatalf("building the review: %v", err)
-	}
-	return body
+	return admissiontest.Request{
+		APIVersion: r.apiVersion, UID: requestUID,
+		Group: group, Version: or(r.version, "v1"), Resource: or(r.resource, "destinationrules"), Kind: or(r.kind, "DestinationRule"),
+		Name: "helloworld", Namespace: or(r.namespace, testNS), Operation: or(r.operation, "CREATE"),
+		Object: r.object, OldObject: r.oldObject, DryRun: r.dryRun,
+	}.Body(t)
 }
 
 // newServer serves the validating webhook as `webhook serve` registers it.
@@ -139,33 +116,7 @@ func newServer(t testing.TB, ns namespaces.LabelGetter) *httptest.Server {
 // post sends body to the webhook and decodes the AdmissionReview it answers.
 func post(t testing.TB, srv *httptest.Server, contentType string, body []byte) admissionv1.AdmissionReview {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodPost, srv.URL+validate.Path, bytes.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
-	}
-	resp, err := srv.Client().Do(req)
-	if err != nil {
-		t.Fatalf("posting the review: %v", err)
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("HTTP status %d, want 200 with the outcome inside the review: %s", resp.StatusCode, raw)
-	}
-	var out admissionv1.AdmissionReview
-	if err := json.Unmarshal(raw, &out); err != nil {
-		t.Fatalf("the answer is not an AdmissionReview: %v\n%s", err, raw)
-	}
-	if out.Response == nil {
-		t.Fatalf("the answer has no response: %s", raw)
-	}
-	return out
+	return admissiontest.Post(t, srv, validate.Path, contentType, body)
 }
 
 func containsAll(s string, subs []string) bool {

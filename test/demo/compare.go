@@ -16,30 +16,6 @@ import (
 	"github.com/failover-webhook/failover-webhook/test/seed"
 )
 
-// waypointDeployment is the Deployment istiod runs the guide's waypoint
-// in, reduced to what the API server requires.
-const waypointDeployment = `apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: waypoint
-  namespace: sample
-  labels:
-    gateway.networking.k8s.io/gateway-name: waypoint
-spec:
-  replicas: 1
-  selector:
-    matchLabels:
-      gateway.networking.k8s.io/gateway-name: waypoint
-  template:
-    metadata:
-      labels:
-        gateway.networking.k8s.io/gateway-name: waypoint
-    spec:
-      containers:
-      - name: istio-proxy
-        image: docker.io/istio/proxyv2
-`
-
 // compareClusters runs `webhook audit` across both clusters, as an admin
 // would after the guide: first as the guide left them, where it must find
 // nothing, then after cluster2 lost the DestinationRule, where it must
@@ -109,19 +85,14 @@ ready replica. Then one command audits both clusters and compares them.`)
 // one ready replica, as the Deployment controller would once the pod runs.
 func createReadyWaypoint(ctx context.Context, c *controlplane.Cluster) error {
 	d := &unstructured.Unstructured{}
-	if err := yaml.Unmarshal([]byte(waypointDeployment), &d.Object); err != nil {
+	if err := yaml.Unmarshal([]byte(seed.WaypointDeployment), &d.Object); err != nil {
 		return err
 	}
 	if err := c.Client.Create(ctx, d); err != nil {
 		return fmt.Errorf("%s: creating the waypoint's Deployment: %w", c.Name, err)
 	}
-	for field, v := range map[string]int64{"replicas": 1, "readyReplicas": 1} {
-		if err := unstructured.SetNestedField(d.Object, v, "status", field); err != nil {
-			return err
-		}
-	}
-	if err := c.Client.Status().Update(ctx, d); err != nil {
-		return fmt.Errorf("%s: reporting the waypoint ready: %w", c.Name, err)
+	if err := seed.ReportReady(ctx, c.Client, d); err != nil {
+		return fmt.Errorf("%s: %w", c.Name, err)
 	}
 	return nil
 }

@@ -26,30 +26,6 @@ const (
 	gatewayName          = "gateway.networking.k8s.io/gateway-name"
 )
 
-// waypointDeployment is the Deployment istiod runs a waypoint in, reduced
-// to what the API server requires; it is named after the waypoint's
-// Gateway, like the Service.
-const waypointDeployment = `apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: waypoint
-  labels:
-    gateway.networking.k8s.io/gateway-name: waypoint
-spec:
-  replicas: 1
-  selector:
-    matchLabels:
-      gateway.networking.k8s.io/gateway-name: waypoint
-  template:
-    metadata:
-      labels:
-        gateway.networking.k8s.io/gateway-name: waypoint
-    spec:
-      containers:
-      - name: istio-proxy
-        image: docker.io/istio/proxyv2:1.28.0
-`
-
 // setup is what one cluster holds in one test namespace: the guide's
 // objects, each of which a test may change or drop (nil) to make the
 // cluster drift from the others.
@@ -92,7 +68,7 @@ func guide(t *testing.T, ns string) *setup {
 // called name in namespace ns.
 func newWaypoint(t *testing.T, ns, name string) (service, deployment *unstructured.Unstructured) {
 	t.Helper()
-	service, deployment = object(t, seed.WaypointService), object(t, waypointDeployment)
+	service, deployment = object(t, seed.WaypointService), object(t, seed.WaypointDeployment)
 	for _, o := range []*unstructured.Unstructured{service, deployment} {
 		o.SetName(name)
 		o.SetNamespace(ns)
@@ -131,14 +107,8 @@ func (s *setup) create(ctx context.Context, c *controlplane.Cluster) error {
 		if o.GetKind() != "Deployment" || !s.ready {
 			continue
 		}
-		// The API server requires readyReplicas <= replicas.
-		for field, v := range map[string]int64{"replicas": 1, "readyReplicas": 1} {
-			if err := unstructured.SetNestedField(o.Object, v, "status", field); err != nil {
-				return err
-			}
-		}
-		if err := c.Client.Status().Update(ctx, o); err != nil {
-			return fmt.Errorf("%s: setting the status of Deployment %s/%s: %w", c.Name, o.GetNamespace(), o.GetName(), err)
+		if err := seed.ReportReady(ctx, c.Client, o); err != nil {
+			return fmt.Errorf("%s: %w", c.Name, err)
 		}
 	}
 	return nil
