@@ -111,3 +111,31 @@ func FuzzDecodeInto(f *testing.F) {
 		checkSameAsTwoPass(t, raw, want)
 	})
 }
+
+// apiVersion and kind are read case-sensitively, as the API machinery reads
+// objects: keys spelled otherwise are not the object's type, and a later
+// key spelled otherwise does not override the real one.
+func TestDecodeIntoReadsTypeMetaCaseSensitively(t *testing.T) {
+	tests := map[string]struct {
+		raw     string
+		wantErr string
+	}{
+		"keys in capitals are not apiVersion and kind": {
+			raw: `{"APIVERSION":"v1","KIND":"Service"}`, wantErr: "the object has no kind; want kind Service, apiVersion v1",
+		},
+		"a key in capitals after kind does not replace it": {
+			raw: `{"apiVersion":"v1","kind":"Service","KIND":"Pod"}`,
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			err := admit.DecodeInto([]byte(tc.raw), serviceKind, &corev1.Service{})
+			switch {
+			case tc.wantErr == "" && err != nil:
+				t.Errorf("DecodeInto(%s) = %v, want no error", tc.raw, err)
+			case tc.wantErr != "" && (err == nil || err.Error() != tc.wantErr):
+				t.Errorf("DecodeInto(%s) = %v, want %q", tc.raw, err, tc.wantErr)
+			}
+		})
+	}
+}
