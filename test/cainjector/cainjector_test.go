@@ -29,7 +29,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/failover-webhook/failover-webhook/certs/pki"
-	"github.com/failover-webhook/failover-webhook/pkg/server"
+	"github.com/failover-webhook/failover-webhook/pkg/kinds"
 	"github.com/failover-webhook/failover-webhook/test/controlplane"
 )
 
@@ -72,7 +72,7 @@ func TestCertManagerInjectsTheServingCAAndTheAPIServerVerifiesIt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	scheme, err := server.NewScheme()
+	scheme, err := kinds.Scheme()
 	if err != nil {
 		t.Fatal(err)
 	}
