@@ -67,12 +67,12 @@ envtest-assets: ## Build kube-apiserver, etcd and kubectl into bin/k8s from the 
 
 .PHONY: run
 run: build $(ENVTEST_BUILD) ## Start a local control plane with bin/webhook serving it, print kubectl commands to try; serves until Ctrl-C.
-	go build -o $(BIN_DIR)/local-control-plane ./test/run
+	go build -o $(BIN_DIR)/local-control-plane ./hack/run
 	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) $(BIN_DIR)/local-control-plane --webhook-binary $(BIN_DIR)/webhook
 
 .PHONY: demo
 demo: $(ENVTEST_BUILD) ## Play Istio's multicluster failover guide with kubectl on two local control planes with the webhook; fails if the webhook does not do what the guide needs.
-	go build -o $(BIN_DIR)/demo ./test/demo
+	go build -o $(BIN_DIR)/demo ./hack/demo
 	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) $(BIN_DIR)/demo
 
 ##@ Fuzzing
@@ -100,5 +100,5 @@ BENCH_FLAGS ?=
 bench: build $(ENVTEST_BUILD) ## Measure side by side (docs/benchmarks.md): Go benchmarks, load, API-server latency, memory; writes bin/bench/results.json and summary.md. Not part of make test.
 	mkdir -p $(BENCH_DIR)
 	go test -run='^$$' -bench=. -benchmem ./pkg/... | tee $(BENCH_DIR)/gobench.txt
-	go build -o $(BIN_DIR)/webhook-bench ./test/bench
+	go build -o $(BIN_DIR)/webhook-bench ./hack/bench
 	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) $(BIN_DIR)/webhook-bench -webhook $(BIN_DIR)/webhook -gobench $(BENCH_DIR)/gobench.txt -out $(BENCH_DIR) $(BENCH_FLAGS)
