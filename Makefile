@@ -49,9 +49,15 @@ fmt-check: ## Fail if any Go file is not gofmt-clean.
 .PHONY: lint
 lint: fmt-check vet ## gofmt check and go vet.
 
+# bin/webhook is built once for the test packages that run the binary;
+# alone, such a package builds its own.
 .PHONY: test
-test: lint $(ENVTEST_BUILD) ## Run every test: unit, handler, fuzz seed corpora, manifests and control-plane tests.
-	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) go test $(GO_TEST_FLAGS) ./...
+test: lint build $(ENVTEST_BUILD) ## Run every test: unit, handler, fuzz seed corpora, manifests and control-plane tests.
+	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) FAILOVER_WEBHOOK_BINARY=$(BIN_DIR)/webhook go test $(GO_TEST_FLAGS) ./...
+
+.PHONY: test-unit
+test-unit: ## Run the tests that need neither a control plane nor the built webhook (go test -short), in seconds.
+	go test -short $(GO_TEST_FLAGS) ./...
 
 .PHONY: certs
 certs: ## Write a local CA and serving certificate into certs/out.

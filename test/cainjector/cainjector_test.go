@@ -67,6 +67,7 @@ const (
 )
 
 func TestCertManagerInjectsTheServingCAAndTheAPIServerVerifiesIt(t *testing.T) {
+	controlplane.SkipIfShort(t)
 	captureLogs(t)
 	root, err := controlplane.RepoRoot()
 	if err != nil {
