@@ -44,7 +44,7 @@ const (
 	validatingWebhook  = "vdestinationrule.failover-webhook.io"
 )
 
-// The webhook's contract (DESIGN section 2).
+// The webhook's contract (docs/design.md §2).
 const (
 	trigger         = "failover"
 	global          = "istio.io/global"

@@ -35,7 +35,7 @@ func TestDestinationRuleVersions(t *testing.T) {
 	}
 }
 
-// TestDestinationRuleMerge runs DESIGN section 4's subset and port merge
+// TestDestinationRuleMerge runs docs/design.md §4's subset and port merge
 // through the API server: what is denied names the declaring field and the
 // scope left without outlier detection.
 func TestDestinationRuleMerge(t *testing.T) {

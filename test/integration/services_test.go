@@ -10,7 +10,7 @@ import (
 	"github.com/failover-webhook/failover-webhook/test/controlplane"
 )
 
-// TestServiceCreate covers DESIGN section 3 rules 1-3 on CREATE: the labels
+// TestServiceCreate covers docs/design.md §3 rules 1-4 on CREATE: the labels
 // a Service is stored with, the record of what the webhook added, and the
 // warnings the client sees.
 func TestServiceCreate(t *testing.T) {
@@ -103,7 +103,7 @@ type labelEdit struct {
 	remove []string
 }
 
-// TestServiceUpdate covers DESIGN section 3 rules 4 and 5: a Service opting
+// TestServiceUpdate covers docs/design.md §3 rules 5 and 6: a Service opting
 // in or out by UPDATE, labels a person set or changed, and updates of the
 // webhook's own output.
 func TestServiceUpdate(t *testing.T) {
