@@ -76,7 +76,7 @@ func TestEveryRenderedObjectIsAcceptedByTheAPIServer(t *testing.T) {
 		})
 		for _, obj := range objects {
 			if obj.GetKind() == "Namespace" {
-				if err := c.Patch(ctx, obj.DeepCopy(), client.Apply, fieldOwner); err != nil {
+				if err := c.Apply(ctx, client.ApplyConfigurationFromUnstructured(obj.DeepCopy()), fieldOwner); err != nil {
 					t.Fatalf("%s: creating Namespace %s: %v", overlay, obj.GetName(), err)
 				}
 			}
@@ -84,7 +84,7 @@ func TestEveryRenderedObjectIsAcceptedByTheAPIServer(t *testing.T) {
 		t.Run(overlay, func(t *testing.T) {
 			for _, obj := range objects {
 				t.Run(obj.GetKind()+"/"+obj.GetName(), func(t *testing.T) {
-					if err := c.Patch(ctx, obj.DeepCopy(), client.Apply, fieldOwner, client.DryRunAll, client.ForceOwnership); err != nil {
+					if err := c.Apply(ctx, client.ApplyConfigurationFromUnstructured(obj.DeepCopy()), fieldOwner, client.DryRunAll, client.ForceOwnership); err != nil {
 						t.Errorf("server-side apply (dry run) refused: %v", err)
 					}
 				})

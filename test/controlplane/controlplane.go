@@ -18,13 +18,14 @@ import (
 	"regexp"
 	"strings"
 
-	"github.com/failover-webhook/failover-webhook/pkg/kinds"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	"github.com/failover-webhook/failover-webhook/pkg/kinds"
 )
 
 // Options configures Start.

@@ -145,7 +145,7 @@ func TestSelfManagedRenewalAndCARotationThroughTheAPIServer(t *testing.T) {
 		}
 		found := false
 		for _, mf := range m.ManagedFields {
-			found = found || mf.Manager == "failover-webhook" && bytes.Contains(mf.FieldsV1.Raw, []byte("f:caBundle"))
+			found = found || mf.Manager == "failover-webhook" && bytes.Contains(mf.FieldsV1.GetRawBytes(), []byte("f:caBundle"))
 		}
 		if !found {
 			t.Errorf("no managedFields entry of failover-webhook owns caBundle: %+v", m.ManagedFields)
@@ -273,7 +273,7 @@ func installSelfManagedOverlay(t *testing.T, url string) selfManagedInstall {
 		if err := yaml.Unmarshal(b, &obj.(*unstructured.Unstructured).Object); err != nil {
 			t.Fatal(err)
 		}
-		if err := cluster.Client.Patch(ctx, obj, client.Apply, client.FieldOwner("ops-test"), client.ForceOwnership); err != nil {
+		if err := cluster.Client.Apply(ctx, client.ApplyConfigurationFromUnstructured(obj.(*unstructured.Unstructured)), client.FieldOwner("ops-test"), client.ForceOwnership); err != nil {
 			t.Fatalf("applying %s %s: %v", res.GetKind(), res.GetName(), err)
 		}
 	}
