@@ -1,0 +1,189 @@
+package native_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/failover-webhook/failover-webhook/test/controlplane"
+)
+
+// answer is what one control plane made of one request.
+type answer struct {
+	allowed bool
+	// fields are the fields named by "FIELD: Forbidden:" in the denial, or,
+	// when allowed, in the warnings (warn mode returns violations as warnings).
+	fields []string
+	text   string
+}
+
+var forbiddenField = regexp.MustCompile(`(spec(?:\.[A-Za-z0-9]+|\[[0-9]+\])*): Forbidden:`)
+
+func fieldsIn(texts ...string) []string {
+	var out []string
+	for _, t := range texts {
+		for _, m := range forbiddenField.FindAllStringSubmatch(t, -1) {
+			if !slices.Contains(out, m[1]) {
+				out = append(out, m[1])
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// send runs do against c and records the verdict, the fields a denial names
+// and the warnings.
+func send(ctx context.Context, do func(context.Context) error) answer {
+	ctx, warnings := controlplane.CollectWarnings(ctx)
+	if err := do(ctx); err != nil {
+		return answer{fields: fieldsIn(err.Error()), text: err.Error()}
+	}
+	ws := warnings.List()
+	return answer{allowed: true, fields: fieldsIn(ws...), text: "allowed; warnings: " + strings.Join(ws, " | ")}
+}
+
+func (a answer) agrees(b answer) bool {
+	return a.allowed == b.allowed && slices.Equal(a.fields, b.fields)
+}
+
+// counts tallies the cases sent per kind, operation and mode.
+type counts struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+func (c *counts) add(key string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.n == nil {
+		c.n = map[string]int{}
+	}
+	c.n[key]++
+}
+
+func (c *counts) report(t *testing.T) {
+	keys := make([]string, 0, len(c.n))
+	for k := range c.n {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		t.Logf("%-40s %6d cases", k, c.n[k])
+	}
+}
+
+// parallel runs f(i) for i in [0, n) on a few workers: the API servers
+// answer concurrently, and the test stays within its time budget.
+func parallel(n int, f func(i int)) {
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for range 8 {
+		wg.Go(func() {
+			for i := range next {
+				f(i)
+			}
+		})
+	}
+	for i := range n {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+}
+
+// namespacePair creates a namespace of the same name and labels in both
+// control planes.
+func namespacePair(t *testing.T, name string, labels map[string]string) {
+	t.Helper()
+	for _, c := range []*controlplane.Cluster{webhook, native} {
+		ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}}
+		if err := c.Client.Create(t.Context(), ns); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestDestinationRulesAgree(t *testing.T) {
+	table, err := decisionTableSpecs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	agreement, err := agreementSpecs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := slices.Concat(table, agreement, generatedSpecs(1000))
+	ctx := t.Context()
+	var tally counts
+	var disagreements []string
+	var mu sync.Mutex
+	disagree := func(what string, w, n answer) {
+		mu.Lock()
+		defer mu.Unlock()
+		disagreements = append(disagreements, fmt.Sprintf("%s\n  webhook: %s\n  native:  %s", what, w.text, n.text))
+	}
+
+	for _, mode := range modes {
+		ns := "dr-" + mode
+		namespacePair(t, ns, map[string]string{"failover-webhook.io/enforcement": mode})
+		// The object every UPDATE starts from, one per version.
+		base := map[string]map[string]any{}
+		for _, v := range versions {
+			for _, c := range []*controlplane.Cluster{webhook, native} {
+				obj := destinationRule(v, ns, "base-"+v, map[string]any{"host": "helloworld"})
+				if err := c.Client.Create(ctx, obj); err != nil {
+					t.Fatal(err)
+				}
+			}
+			base[v] = nil
+		}
+		parallel(len(cases), func(i int) {
+			dc, v := cases[i], versions[i%len(versions)]
+			create := func(c *controlplane.Cluster) answer {
+				return send(ctx, func(ctx context.Context) error {
+					return c.Client.Create(ctx, destinationRule(v, ns, fmt.Sprintf("case-%d", i), dc.spec), client.DryRunAll)
+				})
+			}
+			update := func(c *controlplane.Cluster) answer {
+				return send(ctx, func(ctx context.Context) error {
+					obj := destinationRule(v, ns, "base-"+v, nil)
+					if err := c.Client.Get(ctx, client.ObjectKeyFromObject(obj), obj); err != nil {
+						return err
+					}
+					obj.Object["spec"] = dc.spec
+					return c.Client.Update(ctx, obj, client.DryRunAll)
+				})
+			}
+			for op, do := range map[string]func(*controlplane.Cluster) answer{"create": create, "update": update} {
+				tally.add(fmt.Sprintf("DestinationRule %s %s", op, mode))
+				if w, n := do(webhook), do(native); !w.agrees(n) {
+					disagree(fmt.Sprintf("%s %s of %s (%s) in mode %s", v, op, dc.name, specJSON(dc.spec), mode), w, n)
+				}
+			}
+		})
+	}
+	tally.report(t)
+	for _, d := range disagreements {
+		t.Error(d)
+	}
+	t.Logf("%d disagreements", len(disagreements))
+}
+
+// specJSON renders a spec for a disagreement's report.
+func specJSON(spec map[string]any) string {
+	b, err := json.Marshal(spec)
+	if err != nil {
+		return fmt.Sprint(spec)
+	}
+	return string(b)
+}
