@@ -3,13 +3,12 @@ package native_test
 import (
 	"fmt"
 	"go/ast"
-	"go/constant"
 	"go/parser"
 	"go/token"
-	"go/types"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"sigs.k8s.io/yaml"
@@ -46,12 +45,21 @@ func decisionTableSpecs() ([]drCase, error) {
 		}
 		files = append(files, f)
 	}
-	// Type-check only for constant values (guideSpec + "..."): imports are
-	// not needed for that, so their errors are ignored.
-	info := &types.Info{Types: map[ast.Expr]types.TypeAndValue{}}
-	conf := types.Config{Importer: nil, Error: func(error) {}}
-	_, _ = conf.Check("validate", fset, files, info)
-
+	consts := map[string]ast.Expr{}
+	for _, f := range files {
+		for _, d := range f.Decls {
+			if g, ok := d.(*ast.GenDecl); ok && g.Tok == token.CONST {
+				for _, spec := range g.Specs {
+					vs := spec.(*ast.ValueSpec)
+					for i, n := range vs.Names {
+						if i < len(vs.Values) {
+							consts[n.Name] = vs.Values[i]
+						}
+					}
+				}
+			}
+		}
+	}
 	var out []drCase
 	for _, f := range files {
 		ast.Inspect(f, func(n ast.Node) bool {
@@ -62,12 +70,12 @@ func decisionTableSpecs() ([]drCase, error) {
 			if key, ok := kv.Key.(*ast.Ident); !ok || key.Name != "spec" {
 				return true
 			}
-			tv, ok := info.Types[kv.Value]
-			if !ok || tv.Value == nil || tv.Value.Kind() != constant.String {
+			src, ok := stringValue(kv.Value, consts)
+			if !ok {
 				return true
 			}
 			var spec map[string]any
-			if err := yaml.Unmarshal([]byte(constant.StringVal(tv.Value)), &spec); err != nil || spec == nil {
+			if err := yaml.Unmarshal([]byte(src), &spec); err != nil || spec == nil {
 				return true // a row about undecodable input
 			}
 			out = append(out, drCase{name: fmt.Sprintf("table %s", fset.Position(kv.Pos())), spec: spec})
@@ -78,6 +86,32 @@ func decisionTableSpecs() ([]drCase, error) {
 		return nil, fmt.Errorf("found only %d DestinationRule specs in %s's test tables; has the table format changed?", len(out), dir)
 	}
 	return out, nil
+}
+
+// stringValue evaluates a string constant expression: literals, constants
+// of the package and their concatenations.
+func stringValue(e ast.Expr, consts map[string]ast.Expr) (string, bool) {
+	switch e := e.(type) {
+	case *ast.BasicLit:
+		if e.Kind != token.STRING {
+			return "", false
+		}
+		s, err := strconv.Unquote(e.Value)
+		return s, err == nil
+	case *ast.Ident:
+		if c, ok := consts[e.Name]; ok {
+			return stringValue(c, consts)
+		}
+	case *ast.ParenExpr:
+		return stringValue(e.X, consts)
+	case *ast.BinaryExpr:
+		if e.Op == token.ADD {
+			x, okX := stringValue(e.X, consts)
+			y, okY := stringValue(e.Y, consts)
+			return x + y, okX && okY
+		}
+	}
+	return "", false
 }
 
 // agreementSpecs returns the DestinationRules of test/testdata/agreement.
@@ -202,4 +236,3 @@ var versions = []string{"v1", "v1beta1", "v1alpha3"}
 
 // modes are the namespace modes, in the label's values.
 var modes = []string{"enforce", "warn", "audit", "off"}
-

@@ -109,7 +109,7 @@ func TestServicesAgree(t *testing.T) {
 		for _, c := range []*controlplane.Cluster{webhook, native} {
 			svc := &corev1.Service{
 				ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: sc.ns, Labels: maps.Clone(sc.labels), Annotations: maps.Clone(sc.annotations)},
-				Spec:       corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "http", Port: 5000}}},
+				Spec:       corev1.ServiceSpec{ClusterIP: corev1.ClusterIPNone, Ports: []corev1.ServicePort{{Name: "http", Port: 5000}}},
 			}
 			if err := c.Client.Create(ctx, svc); err != nil {
 				disagree(fmt.Sprintf("create %s/%s %v %v", sc.ns, name, sc.labels, sc.annotations), c.Name, err)
@@ -119,6 +119,9 @@ func TestServicesAgree(t *testing.T) {
 		}
 		tally.add("Service create " + sc.mode)
 		w, n := created[webhook], created[native]
+		if !equalMaps(w.Labels, sc.labels) || !equalMaps(w.Annotations, sc.annotations) {
+			tally.add("Service create " + sc.mode + ", mutated")
+		}
 		if !sameMeta(w, n) {
 			disagree(fmt.Sprintf("create in %s of labels %v annotations %v", sc.ns, sc.labels, sc.annotations), meta(w), meta(n))
 			return
@@ -163,4 +166,3 @@ func equalMaps(a, b map[string]string) bool { return len(a) == len(b) && maps.Eq
 func meta(s *corev1.Service) string {
 	return fmt.Sprintf("labels %v annotations %v", s.Labels, s.Annotations)
 }
-
