@@ -26,7 +26,15 @@ type answer struct {
 	// when allowed, in the warnings (warn mode returns violations as warnings).
 	fields []string
 	text   string
+	// policyError is a warning that is none of the policies' own messages:
+	// an evaluation error of a [Warn] binding, which would otherwise pass
+	// unnoticed.
+	policyError string
 }
+
+// policyMessages are phrases every message of the native policies contains
+// one of; a warning without any is an evaluation error.
+var policyMessages = []string{"Forbidden:", "zoneAwareLbSetting", "distribute", "exportTo", "workloadSelector", "named http or tcp", "two labels", "disabled here"}
 
 var forbiddenField = regexp.MustCompile(`(spec(?:\.[A-Za-z0-9]+|\[[0-9]+\])*): Forbidden:`)
 
@@ -51,7 +59,13 @@ func send(ctx context.Context, do func(context.Context) error) answer {
 		return answer{fields: fieldsIn(err.Error()), text: err.Error()}
 	}
 	ws := warnings.List()
-	return answer{allowed: true, fields: fieldsIn(ws...), text: "allowed; warnings: " + strings.Join(ws, " | ")}
+	a := answer{allowed: true, fields: fieldsIn(ws...), text: "allowed; warnings: " + strings.Join(ws, " | ")}
+	for _, w := range ws {
+		if strings.Contains(w, "ValidatingAdmissionPolicy") && !slices.ContainsFunc(policyMessages, func(p string) bool { return strings.Contains(w, p) }) {
+			a.policyError = w
+		}
+	}
+	return a
 }
 
 func (a answer) agrees(b answer) bool {
@@ -168,7 +182,12 @@ func TestDestinationRulesAgree(t *testing.T) {
 			for op, do := range map[string]func(*controlplane.Cluster) answer{"create": create, "update": update} {
 				tally.add(fmt.Sprintf("DestinationRule %s %s", op, mode))
 				w, n := do(webhook), do(native)
+				if !w.allowed && !n.allowed {
+					tally.add(fmt.Sprintf("DestinationRule %s %s, denied by both", op, mode))
+				}
 				switch {
+				case n.policyError != "":
+					disagree(fmt.Sprintf("%s %s of %s (%s) in mode %s: native policy error %q", v, op, dc.name, specJSON(dc.spec), mode, n.policyError), w, n)
 				case w.agrees(n):
 				case zoneAwareOnly(w, n):
 					pending.Add(1)

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"sync"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -18,7 +19,7 @@ import (
 // take, "" standing for absent: the cases are drawn from their product.
 var (
 	triggerValues  = []string{"", "cluster", "region"}
-	globalValues   = []string{"", "true", "false"}
+	globalValues   = []string{"", "true", "false", "True"}
 	waypointValues = []string{"", "my-waypoint", "none", "<empty>"}
 	wpNSValues     = []string{"", "mine"}
 	managedValues  = []string{"", "istio.io-mesh-controller", "istio.io-eastwest-controller"}
@@ -44,14 +45,14 @@ func put(m map[string]string, k, v string) {
 
 // serviceLabels draws one Service's labels and annotations.
 func serviceLabels(r *rand.Rand) (labels, annotations map[string]string) {
-	any := func(vs []string) string { return vs[r.IntN(len(vs))] }
+	oneOf := func(vs []string) string { return vs[r.IntN(len(vs))] }
 	labels, annotations = map[string]string{"app": "helloworld"}, map[string]string{}
-	put(labels, "failover", any(triggerValues))
-	put(labels, "istio.io/global", any(globalValues))
-	put(labels, "istio.io/use-waypoint", any(waypointValues))
-	put(labels, "istio.io/use-waypoint-namespace", any(wpNSValues))
-	put(labels, "gateway.istio.io/managed", any(managedValues))
-	put(annotations, "failover-webhook.io/managed-labels", any(recordValues))
+	put(labels, "failover", oneOf(triggerValues))
+	put(labels, "istio.io/global", oneOf(globalValues))
+	put(labels, "istio.io/use-waypoint", oneOf(waypointValues))
+	put(labels, "istio.io/use-waypoint-namespace", oneOf(wpNSValues))
+	put(labels, "gateway.istio.io/managed", oneOf(managedValues))
+	put(annotations, "failover-webhook.io/managed-labels", oneOf(recordValues))
 	return labels, annotations
 }
 
@@ -67,6 +68,7 @@ var edits = map[string]func(s *corev1.Service){
 		s.Labels["istio.io/use-waypoint"] = "hand-picked"
 	},
 	"opt in":                   func(s *corev1.Service) { s.Labels["failover"] = "cluster" },
+	"set use-waypoint by hand": func(s *corev1.Service) { s.Labels["istio.io/use-waypoint"] = "hand-picked" },
 	"blank the record":         func(s *corev1.Service) { s.Annotations["failover-webhook.io/managed-labels"] = "" },
 	"remove the labels map":    func(s *corev1.Service) { s.Labels = map[string]string{"failover": "cluster"} },
 	"change global to false":   func(s *corev1.Service) { s.Labels["istio.io/global"] = "false" },
@@ -165,4 +167,58 @@ func equalMaps(a, b map[string]string) bool { return len(a) == len(b) && maps.Eq
 
 func meta(s *corev1.Service) string {
 	return fmt.Sprintf("labels %v annotations %v", s.Labels, s.Annotations)
+}
+
+// TestRemovalAfterNamespaceChangeAgrees covers the one rule the drawn cases
+// cannot reach: a waypoint copied from a namespace label that has changed
+// since is still the policy's to remove when the Service opts out.
+func TestRemovalAfterNamespaceChangeAgrees(t *testing.T) {
+	const ns = "svc-relabeled"
+	namespacePair(t, ns, map[string]string{"istio.io/use-waypoint": "first"})
+	ctx := t.Context()
+	after := map[*controlplane.Cluster]*corev1.Service{}
+	for _, c := range []*controlplane.Cluster{webhook, native} {
+		svc := &corev1.Service{
+			ObjectMeta: metav1.ObjectMeta{Name: "helloworld", Namespace: ns, Labels: map[string]string{"failover": "cluster"}},
+			Spec:       corev1.ServiceSpec{ClusterIP: corev1.ClusterIPNone, Ports: []corev1.ServicePort{{Name: "http", Port: 5000}}},
+		}
+		if err := c.Client.Create(ctx, svc); err != nil {
+			t.Fatal(err)
+		}
+		n := &corev1.Namespace{}
+		if err := c.Client.Get(ctx, client.ObjectKey{Name: ns}, n); err != nil {
+			t.Fatal(err)
+		}
+		n.Labels["istio.io/use-waypoint"] = "second"
+		if err := c.Client.Update(ctx, n); err != nil {
+			t.Fatal(err)
+		}
+		// Both read the namespace from an informer: wait until a new
+		// Service gets the new waypoint.
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			probe := &corev1.Service{
+				ObjectMeta: metav1.ObjectMeta{Name: "probe", Namespace: ns, Labels: map[string]string{"failover": "cluster"}},
+				Spec:       corev1.ServiceSpec{ClusterIP: corev1.ClusterIPNone, Ports: []corev1.ServicePort{{Port: 80}}},
+			}
+			if err := c.Client.Create(ctx, probe, client.DryRunAll); err == nil && probe.Labels["istio.io/use-waypoint"] == "second" {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: the namespace's new waypoint is not used after 30s", c.Name)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		delete(svc.Labels, "failover")
+		if err := c.Client.Update(ctx, svc, client.DryRunAll); err != nil {
+			t.Fatal(err)
+		}
+		after[c] = svc
+	}
+	if w, n := after[webhook], after[native]; !sameMeta(w, n) {
+		t.Errorf("after opting out:\n  webhook: %s\n  native:  %s", meta(w), meta(n))
+	}
+	if _, ok := after[native].Labels["istio.io/use-waypoint"]; ok {
+		t.Errorf("the waypoint copied from the old namespace label is left: %s", meta(after[native]))
+	}
 }
