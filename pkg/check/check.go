@@ -15,12 +15,12 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
+	"github.com/failover-webhook/failover-webhook/pkg/kinds"
 	"github.com/failover-webhook/failover-webhook/pkg/manifest"
 	"github.com/failover-webhook/failover-webhook/pkg/mode"
 	"github.com/failover-webhook/failover-webhook/pkg/mutate"
 	"github.com/failover-webhook/failover-webhook/pkg/policy"
 	"github.com/failover-webhook/failover-webhook/pkg/report"
-	"github.com/failover-webhook/failover-webhook/pkg/server"
 	"github.com/failover-webhook/failover-webhook/pkg/validate"
 )
 
@@ -88,7 +88,7 @@ func Run(ctx context.Context, opts Options, stdout, stderr io.Writer) (report.Su
 	if err != nil {
 		return summary, err
 	}
-	scheme, err := server.NewScheme()
+	scheme, err := kinds.Scheme()
 	if err != nil {
 		return summary, err
 	}

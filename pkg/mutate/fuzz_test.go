@@ -19,9 +19,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
+	"github.com/failover-webhook/failover-webhook/pkg/kinds"
 	"github.com/failover-webhook/failover-webhook/pkg/mutate"
 	"github.com/failover-webhook/failover-webhook/pkg/namespaces"
-	"github.com/failover-webhook/failover-webhook/pkg/server"
 )
 
 // fuzzNamespaces gives the fuzzed requests a namespace waypoint, so every
@@ -64,7 +64,7 @@ func FuzzMutateHandler(f *testing.F) {
 		f.Add([]byte(seed.object), []byte(seed.oldObject), seed.update, body)
 	}
 
-	scheme, err := server.NewScheme()
+	scheme, err := kinds.Scheme()
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -12,11 +12,6 @@ import (
 	"strconv"
 	"time"
 
-	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
-	networkingv1alpha3 "istio.io/client-go/pkg/apis/networking/v1alpha3"
-	networkingv1beta1 "istio.io/client-go/pkg/apis/networking/v1beta1"
-	"k8s.io/apimachinery/pkg/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
@@ -25,6 +20,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
+	"github.com/failover-webhook/failover-webhook/pkg/kinds"
 	"github.com/failover-webhook/failover-webhook/pkg/mutate"
 	"github.com/failover-webhook/failover-webhook/pkg/namespaces"
 	"github.com/failover-webhook/failover-webhook/pkg/servingcert"
@@ -128,30 +124,13 @@ func DefaultOptions() Options {
 	}
 }
 
-// NewScheme returns a scheme knowing core Kubernetes kinds and the three
-// networking.istio.io versions of DestinationRule.
-func NewScheme() (*runtime.Scheme, error) {
-	scheme := runtime.NewScheme()
-	for _, add := range []func(*runtime.Scheme) error{
-		clientgoscheme.AddToScheme,
-		networkingv1.AddToScheme,
-		networkingv1beta1.AddToScheme,
-		networkingv1alpha3.AddToScheme,
-	} {
-		if err := add(scheme); err != nil {
-			return nil, err
-		}
-	}
-	return scheme, nil
-}
-
 // NewManager returns a manager serving both webhooks on the paths of the
 // shipped webhook configurations. Start it to serve. When its Start context
 // ends, it reports not ready and asks clients to close their connections,
 // keeps serving for ShutdownDelay, then stops, letting in-flight requests
 // finish within GracefulShutdownTimeout.
 func NewManager(cfg *rest.Config, opts Options) (manager.Manager, error) {
-	scheme, err := NewScheme()
+	scheme, err := kinds.Scheme()
 	if err != nil {
 		return nil, fmt.Errorf("building the scheme: %w", err)
 	}

@@ -72,16 +72,6 @@ func (r *Resolver) Resolve(subset string, port uint32) Effective {
 	return out
 }
 
-// AnyPort stands for the ports no portLevelSettings entry names.
-const AnyPort = portAny
-
-// PortsNamed returns every port number a portLevelSettings entry of spec
-// names, at the top level or in a subset, in order of first appearance,
-// followed by AnyPort.
-func PortsNamed(spec *networking.DestinationRule) []uint32 {
-	return portsNamed(spec)
-}
-
 // DeclaresFailoverPolicy reports whether spec sets anything failover
 // depends on anywhere: a localityLbSetting, a zoneAwareLbSetting or an
 // outlierDetection, at the top level, in a port entry or in a subset.

@@ -19,8 +19,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
+	"github.com/failover-webhook/failover-webhook/pkg/kinds"
 	"github.com/failover-webhook/failover-webhook/pkg/namespaces"
-	"github.com/failover-webhook/failover-webhook/pkg/server"
 	"github.com/failover-webhook/failover-webhook/pkg/validate"
 )
 
@@ -70,7 +70,7 @@ func FuzzValidateHandler(f *testing.F) {
 		f.Add([]byte(object), []byte(oldObject), seed.version, seed.update, body)
 	}
 
-	scheme, err := server.NewScheme()
+	scheme, err := kinds.Scheme()
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -29,7 +29,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/failover-webhook/failover-webhook/certs/pki"
-	"github.com/failover-webhook/failover-webhook/pkg/server"
+	"github.com/failover-webhook/failover-webhook/pkg/kinds"
 	"github.com/failover-webhook/failover-webhook/test/controlplane"
 )
 
@@ -44,7 +44,7 @@ const (
 	validatingWebhook  = "vdestinationrule.failover-webhook.io"
 )
 
-// The webhook's contract (DESIGN section 2).
+// The webhook's contract (docs/design.md §2).
 const (
 	trigger         = "failover"
 	global          = "istio.io/global"
@@ -67,12 +67,13 @@ const (
 )
 
 func TestCertManagerInjectsTheServingCAAndTheAPIServerVerifiesIt(t *testing.T) {
+	controlplane.SkipIfShort(t)
 	captureLogs(t)
 	root, err := controlplane.RepoRoot()
 	if err != nil {
 		t.Fatal(err)
 	}
-	scheme, err := server.NewScheme()
+	scheme, err := kinds.Scheme()
 	if err != nil {
 		t.Fatal(err)
 	}

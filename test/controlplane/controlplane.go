@@ -18,14 +18,13 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/failover-webhook/failover-webhook/pkg/kinds"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
-
-	"github.com/failover-webhook/failover-webhook/pkg/server"
 )
 
 // Options configures Start.
@@ -109,7 +108,7 @@ func Start(ctx context.Context, opts Options) (_ *Cluster, err error) {
 	if len(opts.WebhookPaths) == 0 {
 		opts.WebhookPaths = []string{filepath.Join(root, "manifests", "webhook")}
 	}
-	scheme, err := server.NewScheme()
+	scheme, err := kinds.Scheme()
 	if err != nil {
 		return nil, err
 	}

@@ -11,7 +11,7 @@ import (
 
 	"github.com/failover-webhook/failover-webhook/pkg/audit"
 	"github.com/failover-webhook/failover-webhook/pkg/keys"
-	"github.com/failover-webhook/failover-webhook/pkg/server"
+	"github.com/failover-webhook/failover-webhook/pkg/kinds"
 )
 
 // NewAuditCommand returns `webhook audit`.
@@ -279,7 +279,7 @@ func newAuditClient(cfg *rest.Config) (client.Client, error) {
 	if cfg.QPS == 0 && cfg.Burst == 0 {
 		cfg.QPS, cfg.Burst = 50, 300
 	}
-	scheme, err := server.NewScheme()
+	scheme, err := kinds.Scheme()
 	if err != nil {
 		return nil, err
 	}

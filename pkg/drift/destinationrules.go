@@ -1,0 +1,287 @@
+package drift
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+
+	"google.golang.org/protobuf/proto"
+	networking "istio.io/api/networking/v1alpha3"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/failover-webhook/failover-webhook/pkg/policy"
+	"github.com/failover-webhook/failover-webhook/pkg/validate"
+)
+
+// ruleIn is one cluster's copy of a DestinationRule.
+type ruleIn struct {
+	cluster int
+	rule    *DestinationRule
+}
+
+// destinationRules reports hosts whose DestinationRules declare a
+// failover policy in some cluster and differ, or are missing, in another.
+func (c *comparison) destinationRules() {
+	byHost := map[string][]ruleIn{}
+	relevant := map[string]bool{}
+	for i, s := range c.snaps {
+		for n := range s.DestinationRules {
+			dr := &s.DestinationRules[n]
+			if c.excluded(dr.Namespace) {
+				continue
+			}
+			byHost[dr.Host] = append(byHost[dr.Host], ruleIn{i, dr})
+			relevant[dr.Host] = relevant[dr.Host] || dr.Spec != nil
+		}
+	}
+	for _, host := range slices.Sorted(maps.Keys(byHost)) {
+		if !relevant[host] {
+			continue
+		}
+		rules := byHost[host]
+		perCluster := make([][]*DestinationRule, len(c.snaps))
+		for _, r := range rules {
+			perCluster[r.cluster] = append(perCluster[r.cluster], r.rule)
+		}
+		single := true
+		for _, drs := range perCluster {
+			single = single && len(drs) <= 1
+		}
+		if single {
+			// One DestinationRule per cluster: compare them whatever their
+			// names.
+			c.compareRules(host, rules, nil)
+			continue
+		}
+		// Several in a cluster: pair them by namespace and name.
+		byName := map[types.NamespacedName][]ruleIn{}
+		for _, r := range rules {
+			key := types.NamespacedName{Namespace: r.rule.Namespace, Name: r.rule.Name}
+			byName[key] = append(byName[key], r)
+		}
+		for _, key := range slices.SortedFunc(maps.Keys(byName), compareNames) {
+			c.compareRules(host, byName[key], perCluster)
+		}
+	}
+}
+
+func ruleName(dr *DestinationRule) string { return dr.Namespace + "/" + dr.Name }
+
+// compareRules compares the copies of one DestinationRule for host, as
+// rules holds them (at most one per cluster). others, when set, are all
+// the DestinationRules of each cluster for the host, to name in the
+// message where this one is missing.
+func (c *comparison) compareRules(host string, rules []ruleIn, others [][]*DestinationRule) {
+	first := rules[0].rule
+	finding := policy.Finding{Kind: policy.DestinationRuleKind, Namespace: first.Namespace, Name: first.Name}
+	var present, missing []int
+	ruleOf := map[int]*DestinationRule{}
+	for _, r := range rules {
+		ruleOf[r.cluster] = r.rule
+	}
+	for i := range c.snaps {
+		if ruleOf[i] != nil {
+			present = append(present, i)
+		} else {
+			missing = append(missing, i)
+		}
+	}
+	if len(missing) > 0 {
+		f := finding
+		f.Field = "spec.host"
+		elsewhere := ""
+		if others != nil {
+			var names []string
+			for _, i := range missing {
+				for _, dr := range others[i] {
+					names = append(names, fmt.Sprintf("%s in %s", ruleName(dr), c.snaps[i].Cluster))
+				}
+			}
+			if len(names) > 0 {
+				elsewhere = " (other DestinationRules name the host there: " + strings.Join(names, ", ") + ")"
+			}
+		}
+		sameName := !differs(present, func(i int) string { return ruleName(ruleOf[i]) })
+		if sameName {
+			f.Message = fmt.Sprintf("the DestinationRule %s for host %s exists in %s but not in %s%s",
+				ruleName(first), host, c.list(present), c.list(missing), elsewhere)
+		} else {
+			f.Message = fmt.Sprintf("the DestinationRule for host %s exists in %s (%s) but not in %s%s",
+				host, c.list(present), c.describe(present, func(i int) string { return ruleName(ruleOf[i]) }), c.list(missing), elsewhere)
+		}
+		f.Message += ": the waypoints there apply another, or Istio's default, failover and outlier detection to the host; apply the same DestinationRule in every cluster"
+		c.add(f, allIndexes(len(c.snaps)))
+	}
+	if len(present) < 2 {
+		return
+	}
+	c.compareEffective(finding, host, present, ruleOf)
+}
+
+// aspect is one part of the effective policy compared scope by scope.
+type aspect struct {
+	name string
+	// value returns the aspect's effective value and where it is declared.
+	value func(validate.Effective) (proto.Message, string)
+	// why says what the difference does to failover.
+	why string
+}
+
+var aspects = []aspect{
+	{
+		name: "localityLbSetting",
+		value: func(e validate.Effective) (proto.Message, string) {
+			return nilIfEmpty(e.LocalityLbSetting), childPath(e.LoadBalancerPath, e.LocalityLbSetting != nil, "localityLbSetting")
+		},
+		why: "the clusters prefer, and fail over to, different localities",
+	},
+	{
+		name: "zoneAwareLbSetting",
+		value: func(e validate.Effective) (proto.Message, string) {
+			return nilIfEmpty(e.ZoneAwareLbSetting), childPath(e.LoadBalancerPath, e.ZoneAwareLbSetting != nil, "zoneAwareLbSetting")
+		},
+		why: "the clusters prefer, and fail over to, different zones",
+	},
+	{
+		name: "outlierDetection",
+		value: func(e validate.Effective) (proto.Message, string) {
+			return nilIfEmpty(e.OutlierDetection), e.OutlierDetectionPath
+		},
+		why: "failover happens only once outlier detection ejects failing endpoints, so the clusters fail over after different failures, or one never does",
+	},
+}
+
+// nilIfEmpty returns a nil proto.Message for a nil pointer, so that
+// proto.Equal and rendering see "not set" rather than a typed nil.
+func nilIfEmpty[T any, P interface {
+	*T
+	proto.Message
+}](m P) proto.Message {
+	if m == nil {
+		return nil
+	}
+	return m
+}
+
+func childPath(parent string, set bool, child string) string {
+	if !set || parent == "" {
+		return ""
+	}
+	return parent + "." + child
+}
+
+// compareEffective compares the policies Istio applies to each (subset,
+// port) scope of the copies of a DestinationRule in the clusters at
+// present, and the subsets they define.
+func (c *comparison) compareEffective(finding policy.Finding, host string, present []int, ruleOf map[int]*DestinationRule) {
+	resolvers := map[int]*validate.Resolver{}
+	var subsets []string
+	var ports []uint32
+	for _, i := range present {
+		dr := ruleOf[i]
+		spec := dr.Spec
+		if spec == nil {
+			// Istio's defaults everywhere; only the subsets' names matter.
+			spec = &networking.DestinationRule{}
+			for _, name := range dr.Subsets {
+				spec.Subsets = append(spec.Subsets, &networking.Subset{Name: name})
+			}
+		}
+		resolvers[i] = validate.NewResolver(spec, field.NewPath("spec"))
+		for _, name := range dr.Subsets {
+			if !slices.Contains(subsets, name) {
+				subsets = append(subsets, name)
+			}
+		}
+		for _, p := range validate.PortsNamed(spec) {
+			if p != validate.AnyPort && !slices.Contains(ports, p) {
+				ports = append(ports, p)
+			}
+		}
+	}
+	slices.Sort(ports)
+	ports = append(ports, validate.AnyPort)
+
+	// Subsets only some copies define.
+	common := []string{""}
+	for _, name := range subsets {
+		var has, lacks []int
+		for _, i := range present {
+			if resolvers[i].HasSubset(name) {
+				has = append(has, i)
+			} else {
+				lacks = append(lacks, i)
+			}
+		}
+		if len(lacks) == 0 {
+			common = append(common, name)
+			continue
+		}
+		f := finding
+		f.Field = "spec.subsets"
+		f.Message = fmt.Sprintf("host %s: subset %q is defined in %s but not in %s: traffic routed to the subset finds no destination there, and failover between the clusters has nothing to fail over to",
+			host, name, c.list(has), c.list(lacks))
+		c.add(f, present)
+	}
+
+	if len(common)*len(ports) > validate.MaxScopes {
+		f := finding
+		f.Field = "spec"
+		f.Message = fmt.Sprintf("host %s: %d subsets × %d ports are too many scopes to compare one by one (at most %d); compare the DestinationRules' specs instead",
+			host, len(common), len(ports), validate.MaxScopes)
+		c.add(f, present)
+		return
+	}
+	for _, a := range aspects {
+		c.compareAspect(finding, host, present, resolvers, common, ports, a)
+	}
+}
+
+// compareAspect reports the scopes in which one aspect of the effective
+// policy differs between the clusters at present.
+func (c *comparison) compareAspect(finding policy.Finding, host string, present []int, resolvers map[int]*validate.Resolver, subsets []string, ports []uint32, a aspect) {
+	var scopes []string
+	var sample map[int]rendered
+	for _, subset := range subsets {
+		for _, port := range ports {
+			values := map[int]rendered{}
+			for _, i := range present {
+				m, path := a.value(resolvers[i].Resolve(subset, port))
+				values[i] = rendered{message: m, path: path}
+			}
+			equal := true
+			for _, i := range present[1:] {
+				equal = equal && proto.Equal(values[i].message, values[present[0]].message)
+			}
+			if equal {
+				continue
+			}
+			if sample == nil {
+				sample = values
+			}
+			scopes = append(scopes, validate.ScopeName(subset, port, len(ports) == 1))
+		}
+	}
+	if len(scopes) == 0 {
+		return
+	}
+	f := finding
+	f.Field = ""
+	for _, i := range present {
+		if f.Field = sample[i].path; f.Field != "" {
+			break
+		}
+	}
+	listed := scopes
+	more := ""
+	if len(scopes) > validate.MaxListedScopes {
+		listed = scopes[:validate.MaxListedScopes]
+		more = fmt.Sprintf(" and %d other scopes", len(scopes)-validate.MaxListedScopes)
+	}
+	f.Message = fmt.Sprintf("host %s: the effective %s differs for %s%s: %s: %s; apply the same DestinationRule in every cluster",
+		host, a.name, strings.Join(listed, ", "), more,
+		c.describe(present, func(i int) string { return sample[i].String() }), a.why)
+	c.add(f, present)
+}
