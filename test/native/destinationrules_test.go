@@ -130,6 +130,7 @@ func namespacePair(t *testing.T, name string, labels map[string]string) {
 }
 
 func TestDestinationRulesAgree(t *testing.T) {
+	needsControlPlanes(t)
 	table, err := decisionTableSpecs()
 	if err != nil {
 		t.Fatal(err)

@@ -30,6 +30,7 @@ func unprotectedSpec(subsets, ports int) map[string]any {
 }
 
 func TestSizeGuard(t *testing.T) {
+	needsControlPlanes(t)
 	namespacePair(t, "size-guard", nil)
 	tests := map[string]struct {
 		subsets, ports int
@@ -72,6 +73,7 @@ func TestSizeGuard(t *testing.T) {
 // turns enforcement on, and checks that both control planes allow an update
 // that keeps the spec and deny one that changes it.
 func TestRatchetAgrees(t *testing.T) {
+	needsControlPlanes(t)
 	const ns = "ratchet"
 	namespacePair(t, ns, map[string]string{"failover-webhook.io/enforcement": "off"})
 	violating := unprotectedSpec(1, 1)

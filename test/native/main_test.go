@@ -34,6 +34,10 @@ func TestMain(m *testing.M) {
 }
 
 func run(m *testing.M) int {
+	if controlplane.Short() {
+		// Every test skips itself; nothing to start.
+		return m.Run()
+	}
 	ctrllog.SetLogger(zap.New(zap.WriteTo(os.Stderr)))
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
@@ -116,4 +120,12 @@ func destinationRule(version, namespace, name string, spec map[string]any) *unst
 	obj.SetNamespace(namespace)
 	obj.SetName(name)
 	return obj
+}
+
+// needsControlPlanes skips t under go test -short (make test-unit).
+func needsControlPlanes(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("sends every case to two control planes")
+	}
 }

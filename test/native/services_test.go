@@ -76,6 +76,7 @@ var edits = map[string]func(s *corev1.Service){
 }
 
 func TestServicesAgree(t *testing.T) {
+	needsControlPlanes(t)
 	ctx := t.Context()
 	r := rand.New(rand.NewPCG(14, 2))
 	type svcCase struct {
@@ -173,6 +174,7 @@ func meta(s *corev1.Service) string {
 // cannot reach: a waypoint copied from a namespace label that has changed
 // since is still the policy's to remove when the Service opts out.
 func TestRemovalAfterNamespaceChangeAgrees(t *testing.T) {
+	needsControlPlanes(t)
 	const ns = "svc-relabeled"
 	namespacePair(t, ns, map[string]string{"istio.io/use-waypoint": "first"})
 	ctx := t.Context()
