@@ -15,7 +15,7 @@ import (
 
 // overlays are the kustomizations a user installs. Every other folder is a
 // building block of at least one of them (TestEveryFolderIsAnOverlayOrPartOfOne).
-var overlays = []string{"default", selfManagedOverlay}
+var overlays = []string{"default", selfManagedOverlay, "native"}
 
 func TestEveryFolderIsAnOverlayOrPartOfOne(t *testing.T) {
 	used := map[string]bool{}
