@@ -24,6 +24,13 @@ endif
 
 GO_TEST_FLAGS ?=
 
+# `webhook version` reports these; a build outside make falls back to the
+# module version or VCS revision Go records in the binary.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo unknown)
+COMMIT  ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+VERSION_PKG := github.com/failover-webhook/failover-webhook/pkg/version
+LDFLAGS ?= -X $(VERSION_PKG).Version=$(VERSION) -X $(VERSION_PKG).Commit=$(COMMIT)
+
 ##@ General
 
 .PHONY: help
@@ -36,7 +43,7 @@ help: ## Show this help.
 # the static one that ships, and it maps no C library (1.7 MiB less resident).
 .PHONY: build
 build: ## Build bin/webhook.
-	CGO_ENABLED=0 go build -o $(BIN_DIR)/webhook ./cmd/webhook
+	CGO_ENABLED=0 go build -ldflags "$(LDFLAGS)" -o $(BIN_DIR)/webhook ./cmd/webhook
 
 .PHONY: vet
 vet: ## Run go vet.
@@ -52,6 +59,10 @@ lint: fmt-check vet ## gofmt check and go vet.
 .PHONY: test
 test: lint $(ENVTEST_BUILD) ## Run every test: unit, handler, fuzz seed corpora, manifests and control-plane tests.
 	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) go test $(GO_TEST_FLAGS) ./...
+
+.PHONY: rules-doc
+rules-doc: ## Regenerate docs/rules.md from the rule catalogue in pkg/rules.
+	go test ./pkg/rules -run TestRulesDocIsCurrent -update
 
 .PHONY: certs
 certs: ## Write a local CA and serving certificate into certs/out.
