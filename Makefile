@@ -40,7 +40,7 @@ help: ## Show this help.
 ##@ Development
 
 # CGO_ENABLED=0 as in the Dockerfile: the binary measured and run locally is
-# the static one that ships, and it maps no C library (1.7 MiB less resident).
+# the static one that ships, and it maps no C library.
 .PHONY: build
 build: ## Build bin/webhook.
 	CGO_ENABLED=0 go build -ldflags "$(LDFLAGS)" -o $(BIN_DIR)/webhook ./cmd/webhook
@@ -56,9 +56,15 @@ fmt-check: ## Fail if any Go file is not gofmt-clean.
 .PHONY: lint
 lint: fmt-check vet ## gofmt check and go vet.
 
+# bin/webhook is built once for the test packages that run the binary;
+# alone, such a package builds its own.
 .PHONY: test
-test: lint $(ENVTEST_BUILD) ## Run every test: unit, handler, fuzz seed corpora, manifests and control-plane tests.
-	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) go test $(GO_TEST_FLAGS) ./...
+test: lint build $(ENVTEST_BUILD) ## Run every test: unit, handler, fuzz seed corpora, manifests and control-plane tests.
+	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) FAILOVER_WEBHOOK_BINARY=$(BIN_DIR)/webhook go test $(GO_TEST_FLAGS) ./...
+
+.PHONY: test-unit
+test-unit: ## Run the tests that need neither a control plane nor the built webhook (go test -short), in seconds.
+	go test -short $(GO_TEST_FLAGS) ./...
 
 .PHONY: rules-doc
 rules-doc: ## Regenerate docs/rules.md from the rule catalogue in pkg/rules.
@@ -78,12 +84,12 @@ envtest-assets: ## Build kube-apiserver, etcd and kubectl into bin/k8s from the 
 
 .PHONY: run
 run: build $(ENVTEST_BUILD) ## Start a local control plane with bin/webhook serving it, print kubectl commands to try; serves until Ctrl-C.
-	go build -o $(BIN_DIR)/local-control-plane ./test/run
+	go build -o $(BIN_DIR)/local-control-plane ./hack/run
 	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) $(BIN_DIR)/local-control-plane --webhook-binary $(BIN_DIR)/webhook
 
 .PHONY: demo
 demo: $(ENVTEST_BUILD) ## Play Istio's multicluster failover guide with kubectl on two local control planes with the webhook; fails if the webhook does not do what the guide needs.
-	go build -o $(BIN_DIR)/demo ./test/demo
+	go build -o $(BIN_DIR)/demo ./hack/demo
 	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) $(BIN_DIR)/demo
 
 ##@ Fuzzing
@@ -111,5 +117,5 @@ BENCH_FLAGS ?=
 bench: build $(ENVTEST_BUILD) ## Measure side by side (docs/benchmarks.md): Go benchmarks, load, API-server latency, memory; writes bin/bench/results.json and summary.md. Not part of make test.
 	mkdir -p $(BENCH_DIR)
 	go test -run='^$$' -bench=. -benchmem ./pkg/... | tee $(BENCH_DIR)/gobench.txt
-	go build -o $(BIN_DIR)/webhook-bench ./test/bench
+	go build -o $(BIN_DIR)/webhook-bench ./hack/bench
 	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) $(BIN_DIR)/webhook-bench -webhook $(BIN_DIR)/webhook -gobench $(BENCH_DIR)/gobench.txt -out $(BENCH_DIR) $(BENCH_FLAGS)

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	cmpki "github.com/cert-manager/cert-manager/pkg/util/pki"
+	"k8s.io/apimachinery/pkg/util/validation"
 )
 
 // File names used by WriteDir. CertFile and KeyFile match the names that
@@ -308,10 +309,10 @@ func classifyHosts(hosts []string) ([]string, []net.IP, error) {
 			}
 			continue
 		}
-		if err := validateDNSName(h); err != nil {
+		name := strings.ToLower(h)
+		if err := validateDNSName(name); err != nil {
 			return nil, nil, fmt.Errorf("%w: host %q is neither an IP address nor a valid DNS name: %v", ErrInvalidHosts, raw, err)
 		}
-		name := strings.ToLower(h)
 		key := "dns:" + name
 		if !seen[key] {
 			seen[key] = true
@@ -321,32 +322,21 @@ func classifyHosts(hosts []string) ([]string, []net.IP, error) {
 	return dnsNames, ips, nil
 }
 
-// validateDNSName accepts RFC 1123 host names made of letters, digits and
-// hyphens, optionally starting with a "*." wildcard label.
+// validateDNSName checks a lower-cased DNS SAN with apimachinery's RFC 1123
+// subdomain rules, a leading "*." wildcard label allowed. The label length
+// stays a check of its own: DNS limits labels to 63 characters and
+// IsDNS1123Subdomain checks only the whole name.
 func validateDNSName(name string) error {
-	if len(name) > 253 {
-		return fmt.Errorf("longer than 253 characters")
+	check := validation.IsDNS1123Subdomain
+	if strings.HasPrefix(name, "*.") {
+		check = validation.IsWildcardDNS1123Subdomain
 	}
-	labels := strings.Split(name, ".")
-	for i, label := range labels {
-		if i == 0 && label == "*" && len(labels) > 1 {
-			continue
-		}
-		if label == "" {
-			return fmt.Errorf("empty label")
-		}
-		if len(label) > 63 {
-			return fmt.Errorf("label %q is longer than 63 characters", label)
-		}
-		if label[0] == '-' || label[len(label)-1] == '-' {
-			return fmt.Errorf("label %q starts or ends with a hyphen", label)
-		}
-		for _, c := range label {
-			switch {
-			case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '-':
-			default:
-				return fmt.Errorf("label %q contains %q; only letters, digits and '-' are allowed", label, c)
-			}
+	if errs := check(name); len(errs) > 0 {
+		return errors.New(strings.Join(errs, "; "))
+	}
+	for _, label := range strings.Split(name, ".") {
+		if len(label) > validation.DNS1123LabelMaxLength {
+			return fmt.Errorf("label %q is longer than %d characters", label, validation.DNS1123LabelMaxLength)
 		}
 	}
 	return nil

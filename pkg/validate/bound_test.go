@@ -40,10 +40,9 @@ func sizedSpec(subsets, ports int, failover bool) *networking.DestinationRule {
 }
 
 // The bound each evaluation must stay within, with a wide margin over what
-// it measures on a 2-core machine (at most about 40 ms and 25 MiB, for the
-// 5,000 × 5,000 rule) so that a loaded machine does not fail the test, while
-// work proportional to subsets × ports (seconds and gigabytes at that size)
-// would.
+// it measures for the 5,000 × 5,000 rule so that a loaded machine does not
+// fail the test, while work proportional to subsets × ports (seconds and
+// gigabytes at that size) would.
 const (
 	maxEvaluationTime  = 2 * time.Second
 	maxEvaluationBytes = 128 << 20

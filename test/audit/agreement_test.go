@@ -134,6 +134,7 @@ func (o outcome) String() string {
 // same verdict, the same warnings, the same audit annotation and the same
 // labels from all three.
 func TestWebhookCheckAndAuditAgree(t *testing.T) {
+	controlplane.SkipIfShort(t)
 	corpus, err := readObjects(corpusDir)
 	if err != nil {
 		t.Fatal(err)

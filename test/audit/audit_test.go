@@ -26,7 +26,7 @@ import (
 	"github.com/failover-webhook/failover-webhook/test/controlplane"
 )
 
-// The contract of DESIGN section 2, spelled out rather than taken from
+// The contract of docs/design.md §2, spelled out rather than taken from
 // pkg/keys so that a renamed constant fails here.
 const (
 	trigger       = "failover"
@@ -85,6 +85,7 @@ const (
 )
 
 func TestAuditReportsWhatPredatesTheWebhook(t *testing.T) {
+	controlplane.SkipIfShort(t)
 	code, stdout, stderr := webhook(auditArgs("report")...)
 	if code != app.ExitFailure {
 		t.Errorf("exit %d, want %d (a violating DestinationRule in an enforced namespace); stderr: %s", code, app.ExitFailure, stderr)
@@ -125,6 +126,7 @@ func TestAuditReportsWhatPredatesTheWebhook(t *testing.T) {
 }
 
 func TestAuditJSON(t *testing.T) {
+	controlplane.SkipIfShort(t)
 	code, stdout, stderr := webhook(auditArgs("report", "-o", "json")...)
 	if code != app.ExitFailure {
 		t.Errorf("exit %d, want %d; stderr: %s", code, app.ExitFailure, stderr)
@@ -180,6 +182,7 @@ func (l *listCounter) client(t *testing.T) client.Client {
 }
 
 func TestAuditReadsListsPageByPage(t *testing.T) {
+	controlplane.SkipIfShort(t)
 	var counter listCounter
 	c := counter.client(t)
 	var out, errOut bytes.Buffer
@@ -227,6 +230,7 @@ func summaryNamespaces(t *testing.T, c client.Client) int {
 var fixLine = regexp.MustCompile(`(?m)^    fix: kubectl patch destinationrules\.networking\.istio\.io (\S+) -n (\S+) --type=json -p '(.*)'$`)
 
 func TestAuditFix(t *testing.T) {
+	controlplane.SkipIfShort(t)
 	ctx := t.Context()
 	enforced := "fix-enforce"
 	labelsOf := func(name string) (map[string]string, map[string]string) {
@@ -318,6 +322,7 @@ func TestAuditFix(t *testing.T) {
 }
 
 func TestAuditUsageErrors(t *testing.T) {
+	controlplane.SkipIfShort(t)
 	tests := map[string]struct {
 		args []string
 		want string

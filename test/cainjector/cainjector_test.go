@@ -44,7 +44,7 @@ const (
 	validatingWebhook  = "vdestinationrule.failover-webhook.io"
 )
 
-// The webhook's contract (DESIGN section 2).
+// The webhook's contract (docs/design.md §2).
 const (
 	trigger         = "failover"
 	global          = "istio.io/global"
@@ -67,6 +67,7 @@ const (
 )
 
 func TestCertManagerInjectsTheServingCAAndTheAPIServerVerifiesIt(t *testing.T) {
+	controlplane.SkipIfShort(t)
 	captureLogs(t)
 	root, err := controlplane.RepoRoot()
 	if err != nil {

@@ -56,34 +56,15 @@ const (
 // logs collects controller-runtime's log lines (the webhook's and the
 // injector's); a failing test prints them.
 var (
-	logs      lockedBuffer
+	logs      controlplane.SyncBuffer
 	setLogger sync.Once
 )
 
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-// take returns what was written so far and empties the buffer.
-func (b *lockedBuffer) take() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	defer b.buf.Reset()
-	return b.buf.String()
-}
-
 func captureLogs(t *testing.T) {
 	setLogger.Do(func() { ctrllog.SetLogger(zap.New(zap.WriteTo(&logs))) })
-	logs.take()
+	logs.Take()
 	t.Cleanup(func() {
-		if out := logs.take(); t.Failed() {
+		if out := logs.Take(); t.Failed() {
 			t.Logf("controller-runtime logs:\n%s", out)
 		}
 	})

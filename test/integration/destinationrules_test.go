@@ -4,12 +4,15 @@ import (
 	"testing"
 
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/failover-webhook/failover-webhook/test/controlplane"
 )
 
 // TestDestinationRuleVersions shows each served version of DestinationRule
 // reaches the validating webhook: the rule of Istio's guide is denied
 // without outlierDetection and admitted with it.
 func TestDestinationRuleVersions(t *testing.T) {
+	controlplane.SkipIfShort(t)
 	for _, version := range []string{"v1alpha3", "v1beta1", "v1"} {
 		t.Run("a "+version+" DestinationRule with failoverPriority is denied without outlierDetection and admitted with it", func(t *testing.T) {
 			ns := newNamespace(t, nil)
@@ -32,10 +35,11 @@ func TestDestinationRuleVersions(t *testing.T) {
 	}
 }
 
-// TestDestinationRuleMerge runs DESIGN section 4's subset and port merge
+// TestDestinationRuleMerge runs docs/design.md §4's subset and port merge
 // through the API server: what is denied names the declaring field and the
 // scope left without outlier detection.
 func TestDestinationRuleMerge(t *testing.T) {
+	controlplane.SkipIfShort(t)
 	tests := map[string]struct {
 		spec       string
 		wantDenial []string // nil: admitted
@@ -115,6 +119,7 @@ trafficPolicy:
 // TestDestinationRuleWarnings shows advisory findings reach the client as
 // warnings on an admitted DestinationRule.
 func TestDestinationRuleWarnings(t *testing.T) {
+	controlplane.SkipIfShort(t)
 	tests := map[string]struct {
 		spec         string
 		wantWarnings []string
@@ -170,6 +175,7 @@ trafficPolicy:
 
 // TestDestinationRuleDryRun shows a dry run is judged like a real request.
 func TestDestinationRuleDryRun(t *testing.T) {
+	controlplane.SkipIfShort(t)
 	ns := newNamespace(t, nil)
 	dr := newDestinationRule(t, "v1", ns, "helloworld", noOutlierSpec)
 	assertDenied(t, cluster.Client.Create(t.Context(), dr, client.DryRunAll), topLevelFailoverPriority)

@@ -20,7 +20,7 @@ import (
 	"github.com/failover-webhook/failover-webhook/test/controlplane"
 )
 
-// The contract of DESIGN section 2, spelled out rather than taken from
+// The contract of docs/design.md §2, spelled out rather than taken from
 // pkg/keys so that a renamed constant fails here.
 const (
 	trigger              = "failover"

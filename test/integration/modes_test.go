@@ -14,11 +14,14 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/failover-webhook/failover-webhook/test/controlplane"
 )
 
 // TestNamespaceModes covers the modes a namespace picks with
 // failover-webhook.io/enforcement, for both webhooks.
 func TestNamespaceModes(t *testing.T) {
+	controlplane.SkipIfShort(t)
 	tests := map[string]struct {
 		namespaceLabels map[string]string
 		wantDenied      bool
@@ -137,6 +140,7 @@ func auditedViolation(namespace, phrase string) error {
 // admitted with the violation as a warning, one that changes the spec is
 // judged like a create, and DELETE is never intercepted.
 func TestRatcheting(t *testing.T) {
+	controlplane.SkipIfShort(t)
 	ns := newNamespace(t, map[string]string{enforcement: "warn"})
 	ctx, warnings := withWarnings(t)
 	dr := newDestinationRule(t, "v1", ns, "helloworld", noOutlierSpec).(*networkingv1.DestinationRule)
@@ -195,6 +199,7 @@ func TestRatcheting(t *testing.T) {
 // TestExcludedNamespaces shows the webhooks never see kube-system or the
 // webhook's own namespace, whatever they hold.
 func TestExcludedNamespaces(t *testing.T) {
+	controlplane.SkipIfShort(t)
 	for _, ns := range []string{"kube-system", "failover-webhook-system"} {
 		t.Run("a violating DestinationRule and an opted-in Service in "+ns+" are admitted unchanged", func(t *testing.T) {
 			err := cluster.Client.Create(t.Context(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}})

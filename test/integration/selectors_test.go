@@ -26,6 +26,7 @@ func webhookRequests(t *testing.T, path string) float64 {
 // reach it, while one opted-in Service and one DestinationRule, sent last,
 // each arrive exactly once.
 func TestRequestsTheWebhookNeverSees(t *testing.T) {
+	controlplane.SkipIfShort(t)
 	plainNS := newNamespace(t, nil)
 	offNS := newNamespace(t, map[string]string{enforcement: "off"})
 	const mutatePath, validatePath = "/mutate-service", "/validate-destinationrule"

@@ -6,12 +6,15 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/failover-webhook/failover-webhook/test/controlplane"
 )
 
-// TestServiceCreate covers DESIGN section 3 rules 1-3 on CREATE: the labels
+// TestServiceCreate covers docs/design.md §3 rules 1-4 on CREATE: the labels
 // a Service is stored with, the record of what the webhook added, and the
 // warnings the client sees.
 func TestServiceCreate(t *testing.T) {
+	controlplane.SkipIfShort(t)
 	tests := map[string]struct {
 		namespaceLabels map[string]string
 		labels          map[string]string
@@ -100,10 +103,11 @@ type labelEdit struct {
 	remove []string
 }
 
-// TestServiceUpdate covers DESIGN section 3 rules 4 and 5: a Service opting
+// TestServiceUpdate covers docs/design.md §3 rules 5 and 6: a Service opting
 // in or out by UPDATE, labels a person set or changed, and updates of the
 // webhook's own output.
 func TestServiceUpdate(t *testing.T) {
+	controlplane.SkipIfShort(t)
 	tests := map[string]struct {
 		labels      map[string]string
 		edits       []labelEdit
@@ -184,6 +188,7 @@ func TestServiceUpdate(t *testing.T) {
 // TestServiceDryRun shows a server-side dry run returns the mutated Service
 // and stores nothing.
 func TestServiceDryRun(t *testing.T) {
+	controlplane.SkipIfShort(t)
 	ns := newNamespace(t, nil)
 	svc := newService(ns, "helloworld", map[string]string{trigger: "cluster"})
 	if err := cluster.Client.Create(t.Context(), svc, client.DryRunAll); err != nil {
@@ -199,6 +204,7 @@ func TestServiceDryRun(t *testing.T) {
 // re-applying a configuration stores nothing new, and applying it without
 // failover=cluster takes back the webhook's labels.
 func TestServiceServerSideApply(t *testing.T) {
+	controlplane.SkipIfShort(t)
 	ns := newNamespace(t, nil)
 	apply := func(labels map[string]string) *corev1.Service {
 		t.Helper()

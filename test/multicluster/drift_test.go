@@ -132,7 +132,7 @@ func TestConsistentClustersReportNoDrift(t *testing.T) {
 			},
 		},
 		// A subset that sets only the load balancer inherits the
-		// top-level outlier detection (DESIGN section 4).
+		// top-level outlier detection (docs/design.md §4).
 		"A subset repeating the top-level load balancer in one cluster only": {
 			namespace: "subset-repeats-balancer",
 			change: func(t *testing.T, s []*setup) {

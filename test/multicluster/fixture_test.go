@@ -13,7 +13,7 @@ import (
 	"github.com/failover-webhook/failover-webhook/test/seed"
 )
 
-// The contract of DESIGN section 2 and the Istio labels the comparison
+// The contract of docs/design.md §2 and the Istio labels the comparison
 // reads, spelled out rather than taken from pkg/keys so that a renamed
 // constant fails here.
 const (

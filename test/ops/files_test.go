@@ -12,6 +12,7 @@ import (
 	"github.com/failover-webhook/failover-webhook/certs/pki"
 	"github.com/failover-webhook/failover-webhook/pkg/server"
 	"github.com/failover-webhook/failover-webhook/pkg/servingcert"
+	"github.com/failover-webhook/failover-webhook/test/controlplane"
 )
 
 // TestFilesModeRotationUnderLoad replaces the serving certificate the way
@@ -19,6 +20,7 @@ import (
 // continuously, half of them on kept-alive connections and half making a
 // new TLS handshake for every request.
 func TestFilesModeRotationUnderLoad(t *testing.T) {
+	controlplane.SkipIfShort(t)
 	captureLogs(t)
 	hosts := []string{"127.0.0.1", "localhost"}
 	before, err := pki.Generate(pki.Options{Hosts: hosts, Validity: time.Hour})

@@ -46,6 +46,7 @@ const (
 // continuously while the serving certificate is renewed and then the CA is
 // rotated by deleting its Secret.
 func TestSelfManagedRenewalAndCARotationThroughTheAPIServer(t *testing.T) {
+	controlplane.SkipIfShort(t)
 	captureLogs(t)
 	ctx := t.Context()
 	c := cluster.Client

@@ -43,6 +43,7 @@ const (
 // dropped it, finish a request still uploading when its listener closes,
 // and exit 0.
 func TestSIGTERMDuringLoad(t *testing.T) {
+	controlplane.SkipIfShort(t)
 	bin, err := controlplane.BuildWebhook(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
@@ -60,7 +61,7 @@ func TestSIGTERMDuringLoad(t *testing.T) {
 
 	address, port := freeAddress(t)
 	probes, _ := freeAddress(t)
-	var out lockedBuffer // the webhook's output
+	var out controlplane.SyncBuffer // the webhook's output
 	cmd := exec.Command(bin, "serve",
 		"--kubeconfig="+cluster.KubeconfigPath,
 		"--cert-dir="+certDir,

@@ -22,7 +22,7 @@ const (
 	DestinationRule = "helloworld"
 )
 
-// Keys and names of the webhook's contract (DESIGN section 2), spelled out
+// Keys and names of the webhook's contract (docs/design.md §2), spelled out
 // rather than taken from pkg/keys so that a renamed constant fails here.
 const (
 	trigger           = "failover"

@@ -1,6 +1,6 @@
 // Command bench (built as bin/webhook-bench by `make bench`) measures
 // failover-webhook side by side with what it is compared against, in one run
-// (DESIGN section 7, docs/benchmarks.md):
+// (docs/design.md §8, docs/benchmarks.md):
 //
 //   - load: the `webhook serve` binary over TLS with keep-alive at fixed
 //     concurrencies, next to a bare TLS server that answers the same

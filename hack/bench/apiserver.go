@@ -52,7 +52,7 @@ const (
 	probeName  = "bench-probe"
 )
 
-// policyExpression is the top-level rule of DESIGN section 4 in CEL: a
+// policyExpression is the top-level rule of docs/design.md §4 in CEL: a
 // DestinationRule whose spec.trafficPolicy sets locality failover (not
 // disabled) must set spec.trafficPolicy.outlierDetection. It knows nothing
 // of subsets and port-level settings, which is all a CEL policy of
