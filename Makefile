@@ -85,12 +85,12 @@ envtest-assets: ## Build kube-apiserver, etcd and kubectl into bin/k8s from the 
 .PHONY: run
 run: build $(ENVTEST_BUILD) ## Start a local control plane with bin/webhook serving it, print kubectl commands to try; serves until Ctrl-C.
 	go build -o $(BIN_DIR)/local-control-plane ./hack/run
-	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) $(BIN_DIR)/local-control-plane --webhook-binary $(BIN_DIR)/webhook
+	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) $(BIN_DIR)/local-control-plane --webhook-binary $(BIN_DIR)/webhook --log-file $(BIN_DIR)/run/webhook.log
 
 .PHONY: demo
-demo: $(ENVTEST_BUILD) ## Play Istio's multicluster failover guide with kubectl on two local control planes with the webhook; fails if the webhook does not do what the guide needs.
+demo: build $(ENVTEST_BUILD) ## Play Istio's multicluster failover guide with kubectl on two local control planes with the webhook; fails if the webhook does not do what the guide needs. KEEP=1 leaves both clusters up to try commands on.
 	go build -o $(BIN_DIR)/demo ./hack/demo
-	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) $(BIN_DIR)/demo
+	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) $(BIN_DIR)/demo $(if $(KEEP),-keep -kubeconfig-out $(BIN_DIR)/demo/kubeconfig)
 
 ##@ Fuzzing
 
