@@ -8,11 +8,13 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -37,9 +39,9 @@ func TestMakeRunStopsEverythingWhenMakeIsStopped(t *testing.T) {
 	}{
 		// GNU make forwards SIGTERM to the recipe it runs.
 		"SIGTERM to make": {signal: syscall.SIGTERM},
-		// make does not forward SIGINT (a terminal sends it to the whole
-		// group); the tool stops because its parent died.
-		"SIGINT to make's process alone": {signal: syscall.SIGINT},
+		// make dies at once and forwards nothing; the tool stops because
+		// its parent died (PR_SET_PDEATHSIG).
+		"SIGKILL to make": {signal: syscall.SIGKILL},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -60,7 +62,7 @@ func TestMakeRunStopsEverythingWhenMakeIsStopped(t *testing.T) {
 			}
 			defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
 
-			printed, kubeconfig := readUntilExport(t, stdout)
+			printed, kubeconfig := readUntilExport(t, stdout, 4*time.Minute)
 			if kubeconfig == "" {
 				t.Fatalf("make run printed no export KUBECONFIG= line:\n%s\nstderr:\n%s", printed, stderr.String())
 			}
@@ -109,25 +111,37 @@ func TestMakeRunStopsEverythingWhenMakeIsStopped(t *testing.T) {
 }
 
 // readUntilExport reads make's output up to the export line and returns
-// what was printed and the kubeconfig path the line exports.
-func readUntilExport(t *testing.T, r interface{ Read([]byte) (int, error) }) (printed, kubeconfig string) {
+// what was printed and the kubeconfig path the line exports; "" when the
+// line did not come within timeout.
+func readUntilExport(t *testing.T, r io.Reader, timeout time.Duration) (printed, kubeconfig string) {
 	t.Helper()
-	var b strings.Builder
-	sc := bufio.NewScanner(r)
-	for sc.Scan() {
-		line := sc.Text()
-		b.WriteString(line + "\n")
-		if rest, ok := strings.CutPrefix(line, "export KUBECONFIG="); ok {
-			kubeconfig, _, _ = strings.Cut(rest, " ")
-			// The rest of the instructions follow; read them in the background.
-			go func() {
-				for sc.Scan() {
-				}
-			}()
-			return b.String(), kubeconfig
+	var (
+		mu    sync.Mutex
+		b     strings.Builder
+		found = make(chan string, 1)
+	)
+	go func() {
+		sc := bufio.NewScanner(r)
+		for sc.Scan() {
+			line := sc.Text()
+			mu.Lock()
+			b.WriteString(line + "\n")
+			mu.Unlock()
+			if rest, ok := strings.CutPrefix(line, "export KUBECONFIG="); ok {
+				path, _, _ := strings.Cut(rest, " ")
+				found <- path
+			}
 		}
+	}()
+	select {
+	case kubeconfig = <-found:
+		// Let the rest of the instructions arrive.
+		time.Sleep(200 * time.Millisecond)
+	case <-time.After(timeout):
 	}
-	return b.String(), ""
+	mu.Lock()
+	defer mu.Unlock()
+	return b.String(), kubeconfig
 }
 
 // descendants lists the processes below pid, from /proc.
