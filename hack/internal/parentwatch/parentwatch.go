@@ -2,9 +2,11 @@
 
 // Package parentwatch makes a long-running local tool stop when the process
 // that started it dies. `make run` and `make demo KEEP=1` run such a tool as
-// make's child: GNU make forwards SIGTERM to its children but not SIGINT, so
-// `kill -INT <make>` would leave the tool — and the kube-apiserver, etcd and
-// webhook it started — running with nobody to stop them.
+// make's child: Ctrl-C in the terminal reaches both, and GNU make forwards
+// SIGTERM to its recipe, but a make that is killed (SIGKILL, a crash, its
+// terminal closed) forwards nothing and would leave the tool — and the
+// kube-apiserver, etcd and webhook it started — running with nobody to stop
+// them.
 package parentwatch
 
 import (
