@@ -29,6 +29,13 @@ GO_TEST_FLAGS ?=
 GOLANGCI_LINT_VERSION ?= v2.15.0
 GOLANGCI_LINT := $(BIN_DIR)/golangci-lint-$(GOLANGCI_LINT_VERSION)
 
+# `webhook version` reports these; a build outside make falls back to the
+# module version or VCS revision Go records in the binary.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo unknown)
+COMMIT  ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+VERSION_PKG := github.com/failover-webhook/failover-webhook/pkg/version
+LDFLAGS ?= -X $(VERSION_PKG).Version=$(VERSION) -X $(VERSION_PKG).Commit=$(COMMIT)
+
 ##@ General
 
 .PHONY: help
@@ -41,7 +48,7 @@ help: ## Show this help.
 # the static one that ships, and it maps no C library.
 .PHONY: build
 build: ## Build bin/webhook.
-	CGO_ENABLED=0 go build -o $(BIN_DIR)/webhook ./cmd/webhook
+	CGO_ENABLED=0 go build -ldflags "$(LDFLAGS)" -o $(BIN_DIR)/webhook ./cmd/webhook
 
 .PHONY: vet
 vet: ## Run go vet.
@@ -66,6 +73,10 @@ test: lint build $(ENVTEST_BUILD) ## Run every test: unit, handler, fuzz seed co
 test-unit: ## Run the tests that need neither a control plane nor the built webhook (go test -short), in seconds.
 	go test -short $(GO_TEST_FLAGS) ./...
 
+.PHONY: rules-doc
+rules-doc: ## Regenerate docs/rules.md from the rule catalogue in pkg/rules.
+	go test ./pkg/rules -run TestRulesDocIsCurrent -update
+
 .PHONY: certs
 certs: ## Write a local CA and serving certificate into certs/out.
 	go run ./certs/gen -out certs/out
@@ -81,12 +92,12 @@ envtest-assets: ## Build kube-apiserver, etcd and kubectl into bin/k8s from the 
 .PHONY: run
 run: build $(ENVTEST_BUILD) ## Start a local control plane with bin/webhook serving it, print kubectl commands to try; serves until Ctrl-C.
 	go build -o $(BIN_DIR)/local-control-plane ./hack/run
-	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) $(BIN_DIR)/local-control-plane --webhook-binary $(BIN_DIR)/webhook
+	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) $(BIN_DIR)/local-control-plane --webhook-binary $(BIN_DIR)/webhook --log-file $(BIN_DIR)/run/webhook.log
 
 .PHONY: demo
-demo: $(ENVTEST_BUILD) ## Play Istio's multicluster failover guide with kubectl on two local control planes with the webhook; fails if the webhook does not do what the guide needs.
+demo: build $(ENVTEST_BUILD) ## Play Istio's multicluster failover guide with kubectl on two local control planes with the webhook; fails if the webhook does not do what the guide needs. KEEP=1 leaves both clusters up to try commands on.
 	go build -o $(BIN_DIR)/demo ./hack/demo
-	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) $(BIN_DIR)/demo
+	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) $(BIN_DIR)/demo $(if $(KEEP),-keep -kubeconfig-out $(BIN_DIR)/demo/kubeconfig)
 
 ##@ Fuzzing
 

@@ -3,7 +3,8 @@
 // planes, cluster1 and cluster2, each running failover-webhook, and prints
 // what each step applied and what the webhook did. It is also a check: it
 // exits 1 when the webhook does not do what the guide needs. The clusters
-// are stopped on exit, Ctrl-C included. `make demo` builds and runs it.
+// are stopped on exit, Ctrl-C included; with -keep they stay up, with the
+// commands to try, until Ctrl-C. `make demo` (KEEP=1) builds and runs it.
 package main
 
 import (
@@ -14,6 +15,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"slices"
 	"strings"
 	"syscall"
@@ -22,6 +24,7 @@ import (
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
+	"github.com/failover-webhook/failover-webhook/hack/internal/parentwatch"
 	"github.com/failover-webhook/failover-webhook/test/controlplane"
 	"github.com/failover-webhook/failover-webhook/test/seed"
 )
@@ -51,6 +54,8 @@ Flags (the webhooks' logging):
 `, os.Args[0])
 		flags.PrintDefaults()
 	}
+	keep := flags.Bool("keep", false, "leave both clusters running after the demo, print a kubeconfig with both contexts and commands to try, and stop on Ctrl-C")
+	keepKubeconfig := flags.String("kubeconfig-out", "bin/demo/kubeconfig", "with -keep: write the kubeconfig with contexts cluster1 and cluster2 to this `file`")
 	logOpts := zap.Options{}
 	logOpts.BindFlags(flags)
 	if err := flags.Set("zap-log-level", "error"); err != nil {
@@ -62,6 +67,9 @@ Flags (the webhooks' logging):
 
 	interrupted, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if err := parentwatch.SignalOnParentExit(); err != nil {
+		return fmt.Errorf("asking to be stopped with the process that started this one: %w", err)
+	}
 	ctx, cancel := context.WithTimeout(interrupted, timeout)
 	defer cancel()
 	defer func() {
@@ -130,6 +138,41 @@ what the webhook did.
 	fmt.Fprintf(out, "OK: in %s the webhook did the guide's %d manual kubectl label commands and denied the DestinationRule without outlierDetection, and `webhook audit` found the step missed in one cluster (%d steps, %s in all, %s of it starting the clusters).\n",
 		names, replaced, len(steps),
 		time.Since(started).Round(100*time.Millisecond), startup.Round(100*time.Millisecond))
+	if *keep {
+		return keepRunning(interrupted, out, clusters, *keepKubeconfig)
+	}
+	return nil
+}
+
+// keepRunning leaves the clusters up for the user to try commands on, until
+// interrupted.
+func keepRunning(ctx context.Context, out io.Writer, clusters []*controlplane.Cluster, kubeconfig string) error {
+	if err := os.MkdirAll(filepath.Dir(kubeconfig), 0o755); err != nil {
+		return err
+	}
+	if err := controlplane.MergeKubeconfigs(kubeconfig, clusters); err != nil {
+		return err
+	}
+	abs, err := filepath.Abs(kubeconfig)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, `
+Both clusters stay up. In another shell, set this once:
+
+export KUBECONFIG=%[1]s PATH=%[2]s:$PATH
+
+Then try, for example:
+
+kubectl --context cluster1 -n sample get services --show-labels
+bin/webhook audit --context cluster1 --context cluster2
+kubectl --context cluster2 -n sample label service helloworld failover-
+bin/webhook audit --context cluster1 --context cluster2
+
+Press Ctrl-C (or stop make) to stop both clusters.
+`, abs, filepath.Dir(clusters[0].KubectlPath))
+	<-ctx.Done()
+	fmt.Fprintln(out, "stopping ...")
 	return nil
 }
 

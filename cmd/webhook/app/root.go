@@ -12,6 +12,8 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+
+	"github.com/failover-webhook/failover-webhook/pkg/version"
 )
 
 // Exit codes shared by every subcommand.
@@ -84,6 +86,8 @@ label failover-webhook.io/enforcement: enforce (default), warn, audit or off.`,
 		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(NewServeCommand(serve), NewCheckCommand(), NewAuditCommand())
+	root.Version = version.Get().String()
+	root.SetVersionTemplate("{{.Version}}\n")
+	root.AddCommand(NewServeCommand(serve), NewCheckCommand(), NewAuditCommand(), NewVersionCommand(), NewExplainCommand())
 	return root
 }
