@@ -56,9 +56,9 @@ func as(t *testing.T, cfg *rest.Config, user string, groups ...string) client.Cl
 	return c
 }
 
-// untilPolicyActive retries change while it succeeds, undoing nothing: a
-// new ValidatingAdmissionPolicy takes a moment to be enforced. It returns
-// the first error.
+// untilPolicyActive retries change while it succeeds: a new
+// ValidatingAdmissionPolicy takes a moment to be enforced. change must
+// change something each time. It returns the first error.
 func untilPolicyActive(t *testing.T, change func() error) error {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
@@ -95,11 +95,16 @@ func TestPoliciesThroughTheAPIServer(t *testing.T) {
 		// Wait until the policy refuses a change, then check each case.
 		err := untilPolicyActive(t, func() error {
 			return update(sa, func(c *admv1.MutatingWebhookConfiguration) {
-				c.Webhooks[0].FailurePolicy = ptr(admv1.Ignore)
+				// A change every time: Fail and Ignore in turn.
+				next := admv1.Ignore
+				if *c.Webhooks[0].FailurePolicy == admv1.Ignore {
+					next = admv1.Fail
+				}
+				c.Webhooks[0].FailurePolicy = &next
 			})
 		})
 		if !apierrors.IsForbidden(err) && !apierrors.IsInvalid(err) {
-			t.Fatalf("switching failurePolicy to Ignore as the service account: %v, want refused", err)
+			t.Fatalf("switching failurePolicy as the service account: %v, want refused", err)
 		}
 		tests := map[string]struct {
 			client  client.Client
@@ -127,8 +132,8 @@ func TestPoliciesThroughTheAPIServer(t *testing.T) {
 				client: sa, refused: true,
 				edit: func(c *admv1.MutatingWebhookConfiguration) { c.Labels["extra"] = "x" },
 			},
-			"an administrator may still change failurePolicy": {
-				client: admin, edit: func(c *admv1.MutatingWebhookConfiguration) { c.Webhooks[0].FailurePolicy = ptr(admv1.Fail) },
+			"an administrator may still change the configuration": {
+				client: admin, edit: func(c *admv1.MutatingWebhookConfiguration) { c.Webhooks[0].TimeoutSeconds = ptr(int32(7)) },
 			},
 		}
 		for name, tc := range tests {

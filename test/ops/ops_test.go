@@ -67,6 +67,9 @@ func run(m *testing.M) int {
 	}
 	cluster = c
 	defer func() {
+		if binDir != "" {
+			_ = os.RemoveAll(binDir)
+		}
 		if err := c.Stop(); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 		}
@@ -390,6 +393,19 @@ func ready(probes string) error {
 	return nil
 }
 
+// buildOnce builds the `webhook` command once for every test that runs it.
+var buildOnce = sync.OnceValues(func() (string, error) {
+	dir, err := os.MkdirTemp("", "failover-webhook-ops-")
+	if err != nil {
+		return "", err
+	}
+	binDir = dir
+	return controlplane.BuildWebhook(dir)
+})
+
+// binDir holds the built binary; TestMain removes it.
+var binDir string
+
 // servingBinary is a `webhook serve` process the test started.
 type servingBinary struct {
 	cmd    *exec.Cmd
@@ -405,7 +421,7 @@ type servingBinary struct {
 // and waits until it is ready. It is killed when the test ends.
 func startBinary(t *testing.T, env []string, args ...string) *servingBinary {
 	t.Helper()
-	bin, err := controlplane.BuildWebhook(t.TempDir())
+	bin, err := buildOnce()
 	if err != nil {
 		t.Fatal(err)
 	}
