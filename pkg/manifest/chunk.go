@@ -190,6 +190,9 @@ func isSpace(text []byte) bool {
 func (src source) splitJSON(r io.Reader, fn func(Chunk) error) error {
 	cr := &lineCounter{r: r}
 	dec := json.NewDecoder(cr)
+	// The decoder holds a whole value before returning it: stop it once
+	// it has read MaxDocumentBytes past the end of the previous value.
+	cr.limit = func(read int64) bool { return read-dec.InputOffset() > MaxDocumentBytes }
 	for index := 1; ; index++ {
 		var raw json.RawMessage
 		err := dec.Decode(&raw)
@@ -199,6 +202,8 @@ func (src source) splitJSON(r io.Reader, fn func(Chunk) error) error {
 		if err != nil {
 			var syntax *json.SyntaxError
 			switch {
+			case errors.Is(err, errValueTooLarge):
+				return fn(Chunk{Source: src.name, Index: index, Line: 1, JSON: true, Err: fmt.Errorf("%s: document %d is larger than %d MiB; a Kubernetes object is at most 1.5 MiB", src.name, index, MaxDocumentBytes>>20)})
 			case errors.As(err, &syntax):
 				line, lineErr := lineAt(src.path, syntax.Offset)
 				if lineErr != nil {
@@ -225,15 +230,25 @@ func (src source) splitJSON(r io.Reader, fn func(Chunk) error) error {
 	}
 }
 
-// lineCounter counts the line breaks read through it.
+// lineCounter counts the line breaks read through it, and fails once
+// limit, given the bytes read so far, says so.
 type lineCounter struct {
 	r     io.Reader
 	lines int
+	read  int64
+	limit func(read int64) bool
 }
 
+// errValueTooLarge stops a JSON value over MaxDocumentBytes.
+var errValueTooLarge = errors.New("JSON value too large")
+
 func (c *lineCounter) Read(p []byte) (int, error) {
+	if c.limit != nil && c.limit(c.read) {
+		return 0, errValueTooLarge
+	}
 	n, err := c.r.Read(p)
 	c.lines += bytes.Count(p[:n], []byte("\n"))
+	c.read += int64(n)
 	return n, err
 }
 

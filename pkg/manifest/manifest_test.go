@@ -528,3 +528,28 @@ func symlink(t *testing.T, target, link string) {
 		t.Fatal(err)
 	}
 }
+
+func TestAJSONValueOverTheLimitIsRefusedInBoundedMemory(t *testing.T) {
+	// One string value of 1 GiB, streamed: only about the limit is read,
+	// and what is allocated (the decoder doubles its buffer) does not grow
+	// with the input.
+	in := io.MultiReader(strings.NewReader(`{"apiVersion":"v1","kind":"ConfigMap","data":{"x":"`),
+		io.LimitReader(repeatReader('x'), 1<<30), strings.NewReader(`"}}`))
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	var got []string
+	err := source{name: "big.json", json: true}.splitJSON(in, func(c Chunk) error {
+		if c.Err != nil {
+			got = append(got, c.Err.Error())
+		}
+		return nil
+	})
+	runtime.ReadMemStats(&after)
+	if err != nil || len(got) != 1 || !strings.Contains(got[0], "document 1 is larger than 32 MiB") {
+		t.Fatalf("error %v, document errors %q, want document 1 too large", err, got)
+	}
+	if grew := after.TotalAlloc - before.TotalAlloc; grew > 10*MaxDocumentBytes {
+		t.Errorf("reading it allocated %d MiB, want at most %d", grew>>20, 10*MaxDocumentBytes>>20)
+	}
+}
