@@ -356,11 +356,7 @@ func TestOpenFolders(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	var got []string
-	for _, name := range s.Sources() {
-		rel, _ := filepath.Rel(dir, name)
-		got = append(got, filepath.ToSlash(rel))
-	}
+	got := relativeSources(s, dir)
 	want := []string{"a.yml", "b.yaml", "c.json", "d.YAML", "nested/deeper/e.yaml", "nested/f.yaml", "notes.txt"}
 	if !slices.Equal(got, want) {
 		t.Errorf("sources %q, want %q (recursive, sorted, *.yaml|*.yml|*.json only, hidden folders skipped, then the file named)", got, want)
@@ -496,12 +492,7 @@ func TestOpenFollowsSymbolicLinks(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer s.Close()
-			var got []string
-			for _, name := range s.Sources() {
-				rel, _ := filepath.Rel(dir, name)
-				got = append(got, filepath.ToSlash(rel))
-			}
-			if !slices.Equal(got, tc.want) {
+			if got := relativeSources(s, dir); !slices.Equal(got, tc.want) {
 				t.Errorf("sources %q, want %q", got, tc.want)
 			}
 		})
@@ -552,4 +543,14 @@ func TestAJSONValueOverTheLimitIsRefusedInBoundedMemory(t *testing.T) {
 	if grew := after.TotalAlloc - before.TotalAlloc; grew > 10*MaxDocumentBytes {
 		t.Errorf("reading it allocated %d MiB, want at most %d", grew>>20, 10*MaxDocumentBytes>>20)
 	}
+}
+
+// relativeSources returns the Set's sources relative to dir, with slashes.
+func relativeSources(s *Set, dir string) []string {
+	var got []string
+	for _, name := range s.Sources() {
+		rel, _ := filepath.Rel(dir, name)
+		got = append(got, filepath.ToSlash(rel))
+	}
+	return got
 }
