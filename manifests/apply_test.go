@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
@@ -15,7 +16,7 @@ import (
 
 // overlays are the kustomizations a user installs. Every other folder is a
 // building block of at least one of them (TestEveryFolderIsAnOverlayOrPartOfOne).
-var overlays = []string{"default", selfManagedOverlay, "native"}
+var overlays = []string{"default", selfManagedOverlay, enforcementLabelGuard, "native"}
 
 func TestEveryFolderIsAnOverlayOrPartOfOne(t *testing.T) {
 	used := map[string]bool{}
@@ -54,7 +55,7 @@ func TestEveryRenderedObjectIsAcceptedByTheAPIServer(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a control plane")
 	}
-	c := startAPIServer(t)
+	c, _ := startAPIServer(t)
 	ctx := t.Context()
 	const fieldOwner = client.FieldOwner("manifests-test")
 
@@ -103,7 +104,7 @@ func boolRank(b bool) int {
 // startAPIServer starts kube-apiserver and etcd with cert-manager's and
 // Istio's CRDs, read from the module cache, and stops them when the test
 // ends.
-func startAPIServer(t *testing.T) client.Client {
+func startAPIServer(t *testing.T) (client.Client, *rest.Config) {
 	t.Helper()
 	root, err := controlplane.RepoRoot()
 	if err != nil {
@@ -130,5 +131,5 @@ func startAPIServer(t *testing.T) client.Client {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return c
+	return c, cfg
 }

@@ -21,6 +21,7 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	schedulingv1 "k8s.io/api/scheduling/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -176,20 +177,24 @@ var kinds = map[string]struct {
 	clusterScoped bool
 	decode        func(*testing.T, object)
 }{
-	"Namespace":                      {"v1", true, func(t *testing.T, o object) { decode[corev1.Namespace](t, o) }},
-	"ServiceAccount":                 {"v1", false, func(t *testing.T, o object) { decode[corev1.ServiceAccount](t, o) }},
-	"Service":                        {"v1", false, func(t *testing.T, o object) { decode[corev1.Service](t, o) }},
-	"Deployment":                     {"apps/v1", false, func(t *testing.T, o object) { decode[appsv1.Deployment](t, o) }},
-	"PodDisruptionBudget":            {"policy/v1", false, func(t *testing.T, o object) { decode[policyv1.PodDisruptionBudget](t, o) }},
-	"ClusterRole":                    {"rbac.authorization.k8s.io/v1", true, func(t *testing.T, o object) { decode[rbacv1.ClusterRole](t, o) }},
-	"ClusterRoleBinding":             {"rbac.authorization.k8s.io/v1", true, func(t *testing.T, o object) { decode[rbacv1.ClusterRoleBinding](t, o) }},
-	"Role":                           {"rbac.authorization.k8s.io/v1", false, func(t *testing.T, o object) { decode[rbacv1.Role](t, o) }},
-	"RoleBinding":                    {"rbac.authorization.k8s.io/v1", false, func(t *testing.T, o object) { decode[rbacv1.RoleBinding](t, o) }},
-	"NetworkPolicy":                  {"networking.k8s.io/v1", false, func(t *testing.T, o object) { decode[networkingv1.NetworkPolicy](t, o) }},
-	"MutatingWebhookConfiguration":   {"admissionregistration.k8s.io/v1", true, func(t *testing.T, o object) { decode[admv1.MutatingWebhookConfiguration](t, o) }},
-	"ValidatingWebhookConfiguration": {"admissionregistration.k8s.io/v1", true, func(t *testing.T, o object) { decode[admv1.ValidatingWebhookConfiguration](t, o) }},
-	"Issuer":                         {"cert-manager.io/v1", false, func(t *testing.T, o object) { decode[cmapi.Issuer](t, o) }},
-	"Certificate":                    {"cert-manager.io/v1", false, func(t *testing.T, o object) { decode[cmapi.Certificate](t, o) }},
+	"Namespace":                        {"v1", true, func(t *testing.T, o object) { decode[corev1.Namespace](t, o) }},
+	"ServiceAccount":                   {"v1", false, func(t *testing.T, o object) { decode[corev1.ServiceAccount](t, o) }},
+	"Service":                          {"v1", false, func(t *testing.T, o object) { decode[corev1.Service](t, o) }},
+	"Deployment":                       {"apps/v1", false, func(t *testing.T, o object) { decode[appsv1.Deployment](t, o) }},
+	"PodDisruptionBudget":              {"policy/v1", false, func(t *testing.T, o object) { decode[policyv1.PodDisruptionBudget](t, o) }},
+	"ClusterRole":                      {"rbac.authorization.k8s.io/v1", true, func(t *testing.T, o object) { decode[rbacv1.ClusterRole](t, o) }},
+	"ClusterRoleBinding":               {"rbac.authorization.k8s.io/v1", true, func(t *testing.T, o object) { decode[rbacv1.ClusterRoleBinding](t, o) }},
+	"Role":                             {"rbac.authorization.k8s.io/v1", false, func(t *testing.T, o object) { decode[rbacv1.Role](t, o) }},
+	"RoleBinding":                      {"rbac.authorization.k8s.io/v1", false, func(t *testing.T, o object) { decode[rbacv1.RoleBinding](t, o) }},
+	"NetworkPolicy":                    {"networking.k8s.io/v1", false, func(t *testing.T, o object) { decode[networkingv1.NetworkPolicy](t, o) }},
+	"PriorityClass":                    {"scheduling.k8s.io/v1", true, func(t *testing.T, o object) { decode[schedulingv1.PriorityClass](t, o) }},
+	"Secret":                           {"v1", false, func(t *testing.T, o object) { decode[corev1.Secret](t, o) }},
+	"ValidatingAdmissionPolicy":        {"admissionregistration.k8s.io/v1", true, func(t *testing.T, o object) { decode[admv1.ValidatingAdmissionPolicy](t, o) }},
+	"ValidatingAdmissionPolicyBinding": {"admissionregistration.k8s.io/v1", true, func(t *testing.T, o object) { decode[admv1.ValidatingAdmissionPolicyBinding](t, o) }},
+	"MutatingWebhookConfiguration":     {"admissionregistration.k8s.io/v1", true, func(t *testing.T, o object) { decode[admv1.MutatingWebhookConfiguration](t, o) }},
+	"ValidatingWebhookConfiguration":   {"admissionregistration.k8s.io/v1", true, func(t *testing.T, o object) { decode[admv1.ValidatingWebhookConfiguration](t, o) }},
+	"Issuer":                           {"cert-manager.io/v1", false, func(t *testing.T, o object) { decode[cmapi.Issuer](t, o) }},
+	"Certificate":                      {"cert-manager.io/v1", false, func(t *testing.T, o object) { decode[cmapi.Certificate](t, o) }},
 }
 
 // commonObjects are the objects every overlay installs, by id.
@@ -200,6 +205,7 @@ func commonObjects() []string {
 		"Namespace/" + ns,
 		"Deployment/" + ns + "/" + p + "controller-manager",
 		"PodDisruptionBudget/" + ns + "/" + p + "controller-manager",
+		"PriorityClass/" + p + "critical",
 		"ServiceAccount/" + ns + "/" + p + "controller-manager",
 		"ClusterRole/" + p + "manager-role",
 		"ClusterRoleBinding/" + p + "manager-rolebinding",
@@ -765,6 +771,7 @@ func TestDeployment(t *testing.T) {
 			"--port=9443",
 			"--cert-dir=/tmp/k8s-webhook-server/serving-certs",
 			"--metrics-bind-address=:8080",
+			"--metrics-secure",
 			"--health-probe-bind-address=:8081",
 			"--shutdown-delay=5s",
 		}
@@ -872,26 +879,39 @@ func TestDeployment(t *testing.T) {
 			t.Errorf("terminationGracePeriodSeconds = %v, want 30", deref(pod.TerminationGracePeriodSeconds))
 		}
 	})
-	t.Run("spreads its pods across nodes", func(t *testing.T) {
-		found := false
+	t.Run("never puts two pods on one node while another can take one, and spreads zones where labeled", func(t *testing.T) {
+		want := map[string]corev1.UnsatisfiableConstraintAction{
+			"kubernetes.io/hostname":      corev1.DoNotSchedule,
+			"topology.kubernetes.io/zone": corev1.ScheduleAnyway,
+		}
+		got := map[string]corev1.UnsatisfiableConstraintAction{}
 		for _, c := range pod.TopologySpreadConstraints {
-			if c.TopologyKey != "kubernetes.io/hostname" {
-				continue
-			}
-			found = true
-			if c.WhenUnsatisfiable != corev1.ScheduleAnyway {
-				t.Errorf("whenUnsatisfiable = %s, want ScheduleAnyway", c.WhenUnsatisfiable)
-			}
-			if c.MaxSkew < 1 {
-				t.Errorf("maxSkew = %d", c.MaxSkew)
+			got[c.TopologyKey] = c.WhenUnsatisfiable
+			if c.MaxSkew != 1 {
+				t.Errorf("%s: maxSkew = %d, want 1", c.TopologyKey, c.MaxSkew)
 			}
 			if c.LabelSelector == nil || !selects(t, c.LabelSelector, d.Spec.Template.Labels) {
 				t.Errorf("labelSelector %+v does not match the pods", c.LabelSelector)
 			}
 		}
-		if !found {
-			t.Errorf("no topologySpreadConstraint on kubernetes.io/hostname: %+v", pod.TopologySpreadConstraints)
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("topologySpreadConstraints %v, want %v", got, want)
 		}
+	})
+	t.Run("runs at the shipped priority, above ordinary pods", func(t *testing.T) {
+		pc := get[schedulingv1.PriorityClass](t, r, "PriorityClass", pod.PriorityClassName)
+		if pc.Value < 1000000 || pc.GlobalDefault {
+			t.Errorf("PriorityClass %s: value %d, globalDefault %v", pc.Name, pc.Value, pc.GlobalDefault)
+		}
+	})
+	t.Run("sets GOMEMLIMIT from its own memory limit", func(t *testing.T) {
+		for _, e := range c.Env {
+			if e.Name == "GOMEMLIMIT" && e.ValueFrom != nil && e.ValueFrom.ResourceFieldRef != nil &&
+				e.ValueFrom.ResourceFieldRef.Resource == "limits.memory" && e.ValueFrom.ResourceFieldRef.ContainerName == c.Name {
+				return
+			}
+		}
+		t.Errorf("no GOMEMLIMIT from limits.memory in %+v", c.Env)
 	})
 	t.Run("mounts the serving certificate Secret read-only at --cert-dir", func(t *testing.T) {
 		certDir, ok := flagValue(c.Args, "cert-dir")
@@ -1035,9 +1055,30 @@ func TestNetworkPolicy(t *testing.T) {
 			t.Errorf("podSelector %+v does not match pod labels %v", np.Spec.PodSelector, d.Spec.Template.Labels)
 		}
 	})
-	t.Run("restricts ingress only", func(t *testing.T) {
-		if !slices.Equal(np.Spec.PolicyTypes, []networkingv1.PolicyType{networkingv1.PolicyTypeIngress}) {
-			t.Errorf("policyTypes = %v, want [Ingress]", np.Spec.PolicyTypes)
+	t.Run("restricts ingress and egress", func(t *testing.T) {
+		if !slices.Equal(np.Spec.PolicyTypes, []networkingv1.PolicyType{networkingv1.PolicyTypeIngress, networkingv1.PolicyTypeEgress}) {
+			t.Errorf("policyTypes = %v, want [Ingress Egress]", np.Spec.PolicyTypes)
+		}
+	})
+	t.Run("admits metrics only from namespaces labeled metrics=enabled", func(t *testing.T) {
+		for _, rule := range np.Spec.Ingress {
+			if rule.Ports[0].Port.IntValue() != 8080 {
+				continue
+			}
+			if len(rule.From) != 1 || rule.From[0].NamespaceSelector == nil || rule.From[0].NamespaceSelector.MatchLabels["metrics"] != "enabled" {
+				t.Errorf("metrics admitted from %+v", rule.From)
+			}
+		}
+	})
+	t.Run("allows egress only to the API server's ports", func(t *testing.T) {
+		got := []string{}
+		for _, rule := range np.Spec.Egress {
+			for _, p := range rule.Ports {
+				got = append(got, p.Port.String())
+			}
+		}
+		if !slices.Equal(got, []string{"443", "6443"}) {
+			t.Errorf("egress ports %v, want [443 6443]", got)
 		}
 	})
 	t.Run("admits only TCP 9443, 8080 and 8081", func(t *testing.T) {

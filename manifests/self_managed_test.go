@@ -47,6 +47,9 @@ func TestSelfManagedOverlayRendersExactlyTheseObjects(t *testing.T) {
 		"RoleBinding/"+ns+"/"+p+"ca-secret-rolebinding",
 		"ClusterRole/"+p+configurationRole,
 		"ClusterRoleBinding/"+p+"webhook-configuration-rolebinding",
+		"Secret/"+ns+"/"+p+"ca",
+		"ValidatingAdmissionPolicy/"+p+"cabundle-only",
+		"ValidatingAdmissionPolicyBinding/"+p+"cabundle-only",
 	))
 }
 
@@ -130,11 +133,10 @@ func TestSelfManagedRBAC(t *testing.T) {
 	d, _ := managerDeployment(t, r)
 	o := serveOptions(t, mustContainer(t, r).Args).SelfManaged
 
-	t.Run("the Role reaches only the CA Secret by name, and creates Secrets in the install namespace", func(t *testing.T) {
+	t.Run("the Role reaches only the CA Secret by name, and creates no Secret", func(t *testing.T) {
 		role := get[rbacv1.Role](t, r, "Role", namePrefix+caSecretRole)
 		want := []rbacv1.PolicyRule{
 			{APIGroups: []string{""}, Resources: []string{"secrets"}, ResourceNames: []string{o.SecretName}, Verbs: []string{"get", "list", "watch", "update"}},
-			{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: []string{"create"}},
 		}
 		if !reflect.DeepEqual(role.Rules, want) {
 			t.Errorf("rules = %+v, want %+v", role.Rules, want)

@@ -86,8 +86,9 @@ func splitYAML(name string, r io.Reader, maxBytes int, fn func(Chunk) error) err
 		defer func() { doc.Reset(); tooLarge = false }()
 		blank := isBlank(doc.Bytes())
 		// Nothing before a heading separator is a document, nor is
-		// whitespace after a closing one, nor an empty file.
-		if blank && ((separated == 0 && !last) || (last && isSpace(doc.Bytes()))) {
+		// whitespace after a closing one, nor an empty file. A document
+		// too large to hold is none of these, wherever it is.
+		if !tooLarge && blank && ((separated == 0 && !last) || (last && isSpace(doc.Bytes()))) {
 			return nil
 		}
 		index++
@@ -99,16 +100,20 @@ func splitYAML(name string, r io.Reader, maxBytes int, fn func(Chunk) error) err
 		return fn(c)
 	}
 	for {
-		text, err := readLine(br)
+		text, err := readLine(br, maxBytes+1)
 		if len(text) > 0 {
 			line++
-			if isSeparator(text) {
+			sep, sepErr := isSeparator(text)
+			switch {
+			case sepErr != nil:
+				return fn(Chunk{Source: name, Index: index + 1, Line: line, Err: &SyntaxError{Source: name, Line: line, Index: index + 1, Msg: sepErr.Error()}})
+			case sep:
 				if err := emit(false); err != nil {
 					return err
 				}
 				separated++
 				start = line + 1
-			} else if !tooLarge {
+			case !tooLarge:
 				if doc.Len()+len(text) > maxBytes {
 					tooLarge = true
 				} else {
@@ -126,8 +131,10 @@ func splitYAML(name string, r io.Reader, maxBytes int, fn func(Chunk) error) err
 }
 
 // readLine returns the next line with its newline, reading a long line in
-// pieces without bufio.Reader's size limit.
-func readLine(br *bufio.Reader) ([]byte, error) {
+// pieces without bufio.Reader's size limit but keeping at most limit bytes
+// of it: the rest is read and dropped, so a file without line breaks costs
+// no more memory than a document may.
+func readLine(br *bufio.Reader, limit int) ([]byte, error) {
 	text, err := br.ReadSlice('\n')
 	if err != bufio.ErrBufferFull {
 		return text, err
@@ -135,20 +142,29 @@ func readLine(br *bufio.Reader) ([]byte, error) {
 	long := append([]byte(nil), text...)
 	for err == bufio.ErrBufferFull {
 		text, err = br.ReadSlice('\n')
-		long = append(long, text...)
+		if len(long) < limit {
+			long = append(long, text[:min(len(text), limit-len(long))]...)
+		}
 	}
 	return long, err
 }
 
 // isSeparator reports a document separator: "---" at the start of a line,
-// followed by nothing but spaces or a comment.
-func isSeparator(line []byte) bool {
+// followed by nothing but spaces or a comment. Anything else after "---" is
+// an error, as in k8s.io/apimachinery/pkg/util/yaml's YAMLReader, which
+// kubectl reads with; that reader is not used here because it keeps every
+// line whole in memory and counts no lines, and this one reports
+// file:line positions within bounded memory.
+func isSeparator(line []byte) (bool, error) {
 	rest, ok := bytes.CutPrefix(line, []byte("---"))
 	if !ok {
-		return false
+		return false, nil
 	}
 	rest = bytes.TrimSpace(rest)
-	return len(rest) == 0 || rest[0] == '#'
+	if len(rest) > 0 && rest[0] != '#' {
+		return false, fmt.Errorf("invalid YAML document separator: %q (only spaces or a comment may follow ---)", rest)
+	}
+	return true, nil
 }
 
 // isBlank reports text holding nothing but spaces and comments.
@@ -174,6 +190,9 @@ func isSpace(text []byte) bool {
 func (src source) splitJSON(r io.Reader, fn func(Chunk) error) error {
 	cr := &lineCounter{r: r}
 	dec := json.NewDecoder(cr)
+	// The decoder holds a whole value before returning it: stop it once
+	// it has read MaxDocumentBytes past the end of the previous value.
+	cr.limit = func(read int64) bool { return read-dec.InputOffset() > MaxDocumentBytes }
 	for index := 1; ; index++ {
 		var raw json.RawMessage
 		err := dec.Decode(&raw)
@@ -183,6 +202,8 @@ func (src source) splitJSON(r io.Reader, fn func(Chunk) error) error {
 		if err != nil {
 			var syntax *json.SyntaxError
 			switch {
+			case errors.Is(err, errValueTooLarge):
+				return fn(Chunk{Source: src.name, Index: index, Line: 1, JSON: true, Err: fmt.Errorf("%s: document %d is larger than %d MiB; a Kubernetes object is at most 1.5 MiB", src.name, index, MaxDocumentBytes>>20)})
 			case errors.As(err, &syntax):
 				line, lineErr := lineAt(src.path, syntax.Offset)
 				if lineErr != nil {
@@ -209,15 +230,25 @@ func (src source) splitJSON(r io.Reader, fn func(Chunk) error) error {
 	}
 }
 
-// lineCounter counts the line breaks read through it.
+// lineCounter counts the line breaks read through it, and fails once
+// limit, given the bytes read so far, says so.
 type lineCounter struct {
 	r     io.Reader
 	lines int
+	read  int64
+	limit func(read int64) bool
 }
 
+// errValueTooLarge stops a JSON value over MaxDocumentBytes.
+var errValueTooLarge = errors.New("JSON value too large")
+
 func (c *lineCounter) Read(p []byte) (int, error) {
+	if c.limit != nil && c.limit(c.read) {
+		return 0, errValueTooLarge
+	}
 	n, err := c.r.Read(p)
 	c.lines += bytes.Count(p[:n], []byte("\n"))
+	c.read += int64(n)
 	return n, err
 }
 

@@ -81,24 +81,64 @@ func (s *Set) add(path string) error {
 		return fmt.Errorf("reading %s: %w", path, unwrapPathError(err))
 	}
 	if !info.IsDir() {
+		// Unreadable input is found now, as bad input, not halfway
+		// through judging.
+		f, err := os.Open(path)
+		if err != nil {
+			return fmt.Errorf("reading %s: %w", path, unwrapPathError(err))
+		}
+		_ = f.Close()
 		s.sources = append(s.sources, source{name: path, path: path, json: isJSONName(path)})
 		return nil
 	}
-	return filepath.WalkDir(path, func(p string, d fs.DirEntry, err error) error {
+	before := len(s.sources)
+	if err := s.walkFolder(path, nil); err != nil {
+		return err
+	}
+	if len(s.sources) == before {
+		return fmt.Errorf("nothing to check: %s holds no %s file", path, strings.Join(Extensions, ", "))
+	}
+	return nil
+}
+
+// walkFolder adds the manifest files under dir, in lexical order, following
+// symbolic links to files and folders as kubectl does. parents are the
+// folders dir lies in, by identity, so that a link back to one of them is
+// an error rather than an endless walk.
+func (s *Set) walkFolder(dir string, parents []os.FileInfo) error {
+	info, err := os.Stat(dir)
+	if err != nil {
+		return fmt.Errorf("reading %s: %w", dir, unwrapPathError(err))
+	}
+	for _, p := range parents {
+		if os.SameFile(p, info) {
+			return fmt.Errorf("reading %s: a symbolic link loops back to a folder it is in", dir)
+		}
+	}
+	parents = append(parents, info)
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("reading %s: %w", dir, unwrapPathError(err))
+	}
+	for _, e := range entries {
+		p := filepath.Join(dir, e.Name())
+		target, err := os.Stat(p) // follows links
 		if err != nil {
 			return fmt.Errorf("reading %s: %w", p, unwrapPathError(err))
 		}
-		if d.IsDir() {
-			if p != path && strings.HasPrefix(d.Name(), ".") {
-				return filepath.SkipDir
+		switch {
+		case target.IsDir():
+			if strings.HasPrefix(e.Name(), ".") {
+				continue // version-control and other hidden folders
 			}
-			return nil
-		}
-		if d.Type().IsRegular() && hasExtension(p) {
+			if err := s.walkFolder(p, parents); err != nil {
+				return err
+			}
+		case target.Mode().IsRegular() && hasExtension(p):
 			s.sources = append(s.sources, source{name: p, path: p, json: isJSONName(p)})
 		}
-		return nil
-	})
+	}
+	return nil
 }
 
 func (s *Set) spoolStdin(stdin io.Reader) error {

@@ -3,8 +3,10 @@ package manifest
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -122,9 +124,16 @@ func TestDocuments(t *testing.T) {
 		"an empty file has no documents": {
 			content: "\n\n",
 		},
-		"--- followed by content is content, as in Kubernetes' reader": {
+		"--- followed by content is an invalid separator, as in Kubernetes' reader": {
 			content: "apiVersion: v1\nkind: Service\n---x: 1\n",
-			want:    []document{{index: 1, line: 1, objects: []string{"v1 Service"}}},
+			want:    []document{{index: 1, line: 3, err: `in.yaml:3: invalid YAML document separator: "x: 1" (only spaces or a comment may follow ---) (document 1)`}},
+		},
+		"--- followed by a comment separates": {
+			content: service + "--- # next\n" + service,
+			want: []document{
+				{index: 1, line: 1, objects: []string{"v1 Service"}},
+				{index: 2, line: 6, objects: []string{"v1 Service"}},
+			},
 		},
 		"Windows line endings": {
 			content: strings.ReplaceAll(service+"---\n"+service, "\n", "\r\n"),
@@ -258,23 +267,82 @@ func TestLongLines(t *testing.T) {
 }
 
 func TestDocumentTooLarge(t *testing.T) {
-	content := service + "---\nnote: " + strings.Repeat("x", 1<<20) + "\n---\n" + service
-	var got []string
-	err := splitYAML("in.yaml", strings.NewReader(content), 1<<20, func(c Chunk) error {
+	huge := "note: " + strings.Repeat("x", 1<<20) + "\n"
+	tooLarge := func(line, index int) string {
+		return fmt.Sprintf("in.yaml:%d: document %d is larger than 1 MiB; a Kubernetes object is at most 1.5 MiB", line, index)
+	}
+	tests := map[string]struct {
+		content string
+		want    []string
+	}{
+		"in the middle": {
+			content: service + "---\n" + huge + "---\n" + service,
+			want:    []string{"1@1", tooLarge(6, 2), "3@8"},
+		},
+		"first, on one line": {
+			content: huge + "---\n" + service,
+			want:    []string{tooLarge(1, 1), "2@3"},
+		},
+		"last, on one line without a newline": {
+			content: service + "---\n" + strings.TrimSuffix(huge, "\n"),
+			want:    []string{"1@1", tooLarge(6, 2)},
+		},
+		"alone": {
+			content: huge,
+			want:    []string{tooLarge(1, 1)},
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			var got []string
+			err := splitYAML("in.yaml", strings.NewReader(tc.content), 1<<20, func(c Chunk) error {
+				if c.Err != nil {
+					got = append(got, c.Err.Error())
+				} else {
+					got = append(got, fmt.Sprintf("%d@%d", c.Index, c.Line))
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("got %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestALongLineIsReadInBoundedMemory(t *testing.T) {
+	// 64 MiB on one line, streamed: only the limit is kept.
+	line := io.MultiReader(io.LimitReader(repeatReader('x'), 64<<20), strings.NewReader("\n"))
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	var errs []string
+	err := splitYAML("in.yaml", line, 1<<20, func(c Chunk) error {
 		if c.Err != nil {
-			got = append(got, c.Err.Error())
-		} else {
-			got = append(got, fmt.Sprintf("%d@%d", c.Index, c.Line))
+			errs = append(errs, c.Err.Error())
 		}
 		return nil
 	})
-	if err != nil {
-		t.Fatal(err)
+	runtime.ReadMemStats(&after)
+	if err != nil || len(errs) != 1 {
+		t.Fatalf("error %v, document errors %q, want one document too large", err, errs)
 	}
-	want := []string{"1@1", "in.yaml:6: document 2 is larger than 1 MiB; a Kubernetes object is at most 1.5 MiB", "3@8"}
-	if !slices.Equal(got, want) {
-		t.Errorf("got %q, want %q", got, want)
+	if grew := after.TotalAlloc - before.TotalAlloc; grew > 16<<20 {
+		t.Errorf("reading a 64 MiB line allocated %d MiB, want at most 16", grew>>20)
 	}
+}
+
+// repeatReader reads b forever.
+type repeatReader byte
+
+func (r repeatReader) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = byte(r)
+	}
+	return len(p), nil
 }
 
 func TestOpenFolders(t *testing.T) {
@@ -288,11 +356,7 @@ func TestOpenFolders(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	var got []string
-	for _, name := range s.Sources() {
-		rel, _ := filepath.Rel(dir, name)
-		got = append(got, filepath.ToSlash(rel))
-	}
+	got := relativeSources(s, dir)
 	want := []string{"a.yml", "b.yaml", "c.json", "d.YAML", "nested/deeper/e.yaml", "nested/f.yaml", "notes.txt"}
 	if !slices.Equal(got, want) {
 		t.Errorf("sources %q, want %q (recursive, sorted, *.yaml|*.yml|*.json only, hidden folders skipped, then the file named)", got, want)
@@ -372,4 +436,121 @@ func TestWalkStopsAtTheCallbacksError(t *testing.T) {
 	if !errors.Is(err, stop) || calls != 1 {
 		t.Errorf("Walk returned %v after %d calls, want the callback's error after 1", err, calls)
 	}
+}
+
+func TestOpenFollowsSymbolicLinks(t *testing.T) {
+	tests := map[string]struct {
+		layout  func(t *testing.T, dir string) string // returns the path to open
+		want    []string                              // sources, relative to dir
+		wantErr string
+	}{
+		"a folder named through a link is read": {
+			layout: func(t *testing.T, dir string) string {
+				writeFile(t, filepath.Join(dir, "real", "a.yaml"), service)
+				symlink(t, "real", filepath.Join(dir, "linked"))
+				return filepath.Join(dir, "linked")
+			},
+			want: []string{"linked/a.yaml"},
+		},
+		"links inside a folder, to files and folders, are read": {
+			layout: func(t *testing.T, dir string) string {
+				writeFile(t, filepath.Join(dir, "elsewhere", "b.yaml"), service)
+				writeFile(t, filepath.Join(dir, "in", "a.yaml"), service)
+				symlink(t, "../elsewhere/b.yaml", filepath.Join(dir, "in", "b.yaml"))
+				symlink(t, "../elsewhere", filepath.Join(dir, "in", "sub"))
+				return filepath.Join(dir, "in")
+			},
+			want: []string{"in/a.yaml", "in/b.yaml", "in/sub/b.yaml"},
+		},
+		"a link back to a folder it is in is an error, not an endless walk": {
+			layout: func(t *testing.T, dir string) string {
+				writeFile(t, filepath.Join(dir, "in", "a.yaml"), service)
+				symlink(t, "..", filepath.Join(dir, "in", "up"))
+				return filepath.Join(dir, "in")
+			},
+			wantErr: "a symbolic link loops back to a folder it is in",
+		},
+		"an empty folder is nothing to check": {
+			layout: func(t *testing.T, dir string) string {
+				writeFile(t, filepath.Join(dir, "in", "README.md"), "")
+				return filepath.Join(dir, "in")
+			},
+			wantErr: "nothing to check: ",
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			s, err := Open([]string{tc.layout(t, dir)}, nil)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("error %v, want one saying %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			if got := relativeSources(s, dir); !slices.Equal(got, tc.want) {
+				t.Errorf("sources %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestOpenRefusesAnUnreadableFile(t *testing.T) {
+	if os.Geteuid() == 0 {
+		t.Skip("root reads any file")
+	}
+	path := filepath.Join(t.TempDir(), "secret.yaml")
+	writeFile(t, path, service)
+	if err := os.Chmod(path, 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open([]string{path}, nil); err == nil || !strings.Contains(err.Error(), "permission denied") {
+		t.Errorf("error %v, want permission denied when opening", err)
+	}
+}
+
+func symlink(t *testing.T, target, link string) {
+	t.Helper()
+	if err := os.Symlink(target, link); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestAJSONValueOverTheLimitIsRefusedInBoundedMemory(t *testing.T) {
+	// One string value of 1 GiB, streamed: only about the limit is read,
+	// and what is allocated (the decoder doubles its buffer) does not grow
+	// with the input.
+	in := io.MultiReader(strings.NewReader(`{"apiVersion":"v1","kind":"ConfigMap","data":{"x":"`),
+		io.LimitReader(repeatReader('x'), 1<<30), strings.NewReader(`"}}`))
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	var got []string
+	err := source{name: "big.json", json: true}.splitJSON(in, func(c Chunk) error {
+		if c.Err != nil {
+			got = append(got, c.Err.Error())
+		}
+		return nil
+	})
+	runtime.ReadMemStats(&after)
+	if err != nil || len(got) != 1 || !strings.Contains(got[0], "document 1 is larger than 32 MiB") {
+		t.Fatalf("error %v, document errors %q, want document 1 too large", err, got)
+	}
+	if grew := after.TotalAlloc - before.TotalAlloc; grew > 10*MaxDocumentBytes {
+		t.Errorf("reading it allocated %d MiB, want at most %d", grew>>20, 10*MaxDocumentBytes>>20)
+	}
+}
+
+// relativeSources returns the Set's sources relative to dir, with slashes.
+func relativeSources(s *Set, dir string) []string {
+	var got []string
+	for _, name := range s.Sources() {
+		rel, _ := filepath.Rel(dir, name)
+		got = append(got, filepath.ToSlash(rel))
+	}
+	return got
 }

@@ -60,6 +60,8 @@ type Options struct {
 	SelfManaged servingcert.SelfManagedOptions
 	// TLSMinVersion is the lowest TLS version the webhook server accepts.
 	TLSMinVersion uint16
+	// Limits bound what clients can make the webhook server hold.
+	Limits Limits
 
 	// WaypointName is the waypoint given to opted-in Services when neither
 	// they nor their namespace name one.
@@ -117,11 +119,23 @@ func DefaultOptions() Options {
 			PropagationDelay:               10 * time.Second,
 		},
 		TLSMinVersion:           tls.VersionTLS12,
+		Limits:                  DefaultLimits(),
 		WaypointName:            "waypoint",
 		MetricsBindAddress:      ":8080",
 		HealthProbeBindAddress:  ":8081",
 		GracefulShutdownTimeout: 30 * time.Second,
 	}
+}
+
+// aeadSuites are the TLS 1.2 suites offered: forward secret and
+// authenticated (no CBC, no SHA-1 MAC), as Kubernetes' own recommended set.
+var aeadSuites = []uint16{
+	tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+	tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+	tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+	tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+	tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+	tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
 }
 
 // NewManager returns a manager serving both webhooks on the paths of the
@@ -138,7 +152,13 @@ func NewManager(cfg *rest.Config, opts Options) (manager.Manager, error) {
 	// cancellation weaknesses (CVE-2023-44487, CVE-2023-39325) are not worth
 	// the gain for an API server talking HTTP/1.1 with keep-alive.
 	http1Only := func(c *tls.Config) { c.NextProtos = []string{"http/1.1"} }
-	minVersion := func(c *tls.Config) { c.MinVersion = opts.TLSMinVersion }
+	minVersion := func(c *tls.Config) {
+		c.MinVersion = opts.TLSMinVersion
+		// TLS 1.2 without its CBC and SHA-1 suites: the API server and
+		// Prometheus speak ECDHE with AES-GCM or ChaCha20. TLS 1.3 suites
+		// are all AEAD and not configurable.
+		c.CipherSuites = aeadSuites
+	}
 
 	metricsOpts := metricsserver.Options{
 		BindAddress:   opts.MetricsBindAddress,
@@ -199,12 +219,15 @@ func NewManager(cfg *rest.Config, opts Options) (manager.Manager, error) {
 	if _, err := mgr.GetCache().GetInformer(context.Background(), namespaces.NewMetadata()); err != nil {
 		return nil, fmt.Errorf("watching namespaces: %w", err)
 	}
-	nsLabels := namespaces.CacheFirst{Cache: mgr.GetCache(), API: mgr.GetAPIReader()}
+	nsLabels := namespaces.NewCacheFirst(mgr.GetCache(), mgr.GetAPIReader())
 
 	m := &drainingManager{Manager: mgr, delay: opts.ShutdownDelay}
+	// One limiter for both paths: memory and in-flight admissions are the
+	// replica's, whichever webhook they are for.
+	limits := newLimiter(opts.Limits)
 	hookServer := mgr.GetWebhookServer()
-	hookServer.Register(mutate.Path, m.edge(NewAdmission(mutate.NewHandler(nsLabels, opts.WaypointName))))
-	hookServer.Register(validate.Path, m.edge(NewAdmission(validate.NewHandler(nsLabels))))
+	hookServer.Register(mutate.Path, m.edge(limits.wrap(NewAdmission(mutate.NewHandler(nsLabels, opts.WaypointName)))))
+	hookServer.Register(validate.Path, m.edge(limits.wrap(NewAdmission(validate.NewHandler(nsLabels)))))
 
 	// Liveness stays cheap: a stuck process is the only thing a restart
 	// fixes. Readiness says whether admissions should be sent here.

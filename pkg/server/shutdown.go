@@ -1,9 +1,7 @@
 package server
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -63,31 +61,13 @@ func (m *drainingManager) notDraining(*http.Request) error {
 	return nil
 }
 
-// edge wraps an admission handler with the transport rules of this
-// webhook: while draining, each response closes its connection; a body of
-// MaxRequestBytes or more is refused with 413 and a Kubernetes Status
-// saying so, before it is read.
+// edge wraps an admission handler with the shutdown rule: while draining,
+// each response closes its connection, so clients reconnect to a replica
+// that stays.
 func (m *drainingManager) edge(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if m.draining.Load() {
 			w.Header().Set("Connection", "close")
-		}
-		switch {
-		case r.ContentLength >= MaxRequestBytes:
-			tooLarge(w, r)
-			return
-		case r.ContentLength < 0:
-			// No declared length (chunked): read up to the limit to know.
-			body, err := io.ReadAll(io.LimitReader(r.Body, MaxRequestBytes))
-			if err != nil {
-				http.Error(w, fmt.Sprintf("reading the request body: %v", err), http.StatusBadRequest)
-				return
-			}
-			if len(body) >= MaxRequestBytes {
-				tooLarge(w, r)
-				return
-			}
-			r.Body, r.ContentLength = io.NopCloser(bytes.NewReader(body)), int64(len(body))
 		}
 		next.ServeHTTP(w, r)
 	})
@@ -105,12 +85,9 @@ func tooLarge(w http.ResponseWriter, r *http.Request) {
 	if r.ContentLength >= 0 {
 		got = fmt.Sprintf("%d bytes", r.ContentLength)
 	}
+	// Bounded in time too, by the body read deadline.
 	_, _ = io.CopyN(io.Discard, r.Body, discardLimit)
-	w.Header().Set("Connection", "close")
 	status := apierrors.NewRequestEntityTooLargeError(fmt.Sprintf(
 		"the admission request body is %s; this webhook accepts less than %d bytes (7 MiB), more than the API server ever sends", got, MaxRequestBytes)).ErrStatus
-	status.APIVersion, status.Kind = "v1", "Status"
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(http.StatusRequestEntityTooLarge)
-	_ = json.NewEncoder(w).Encode(status)
+	writeStatus(w, status, http.StatusRequestEntityTooLarge)
 }

@@ -106,11 +106,25 @@ func (a *gatedAuthority) Sign(template *x509.Certificate) (*x509.Certificate, er
 	if err != nil {
 		return nil, err
 	}
+	// Each call signs anew, so the wait is here: DynamicSource keeps
+	// serving its previous certificate meanwhile.
+	time.Sleep(untilValidEverywhere(cert, time.Now()))
 	if err := a.trust.check(cert); err != nil {
 		a.log.Info("not serving a certificate of this CA yet", "reason", err.Error())
 		return nil, err
 	}
 	return cert, nil
+}
+
+// ClockSkewAllowance is how far behind this node's clock an API server's
+// may be. cert-manager's authority signs a certificate valid from the
+// moment it is signed, so a certificate is served only once it is this old.
+const ClockSkewAllowance = 5 * time.Second
+
+// untilValidEverywhere is how long from now until an API server whose
+// clock is up to ClockSkewAllowance behind accepts cert.
+func untilValidEverywhere(cert *x509.Certificate, now time.Time) time.Duration {
+	return max(cert.NotBefore.Add(ClockSkewAllowance).Sub(now), 0)
 }
 
 // CacheOptions restricts the manager's cache to the objects the mode reads,

@@ -282,3 +282,23 @@ func closedAddress(t *testing.T) string {
 	_ = l.Close()
 	return addr
 }
+
+func TestACertificateIsServedOnlyOnceClocksBehindAcceptIt(t *testing.T) {
+	signed := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
+	cert := &x509.Certificate{NotBefore: signed}
+	tests := map[string]struct {
+		now  time.Time
+		want time.Duration
+	}{
+		"the moment it is signed, it waits the whole allowance": {now: signed, want: ClockSkewAllowance},
+		"within the allowance, the rest of it":                  {now: signed.Add(2 * time.Second), want: ClockSkewAllowance - 2*time.Second},
+		"once the allowance has passed, not at all":             {now: signed.Add(ClockSkewAllowance + time.Second), want: 0},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			if got := untilValidEverywhere(cert, tc.now); got != tc.want {
+				t.Errorf("waits %s, want %s", got, tc.want)
+			}
+		})
+	}
+}

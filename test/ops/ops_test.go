@@ -17,6 +17,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"sync"
@@ -33,6 +34,7 @@ import (
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
+	"github.com/failover-webhook/failover-webhook/certs/pki"
 	"github.com/failover-webhook/failover-webhook/pkg/mutate"
 	"github.com/failover-webhook/failover-webhook/pkg/server"
 	"github.com/failover-webhook/failover-webhook/pkg/validate"
@@ -69,6 +71,9 @@ func run(m *testing.M) int {
 	}
 	cluster = c
 	defer func() {
+		if binDir != "" {
+			_ = os.RemoveAll(binDir)
+		}
 		if err := c.Stop(); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 		}
@@ -366,4 +371,72 @@ func ready(probes string) error {
 		return errors.New(http.StatusText(code))
 	}
 	return nil
+}
+
+// buildOnce builds the `webhook` command once for every test that runs it.
+var buildOnce = sync.OnceValues(func() (string, error) {
+	dir, err := os.MkdirTemp("", "failover-webhook-ops-")
+	if err != nil {
+		return "", err
+	}
+	binDir = dir
+	return controlplane.BuildWebhook(dir)
+})
+
+// binDir holds the built binary; TestMain removes it.
+var binDir string
+
+// servingBinary is a `webhook serve` process the test started.
+type servingBinary struct {
+	cmd    *exec.Cmd
+	exited chan error
+	out    *lockedBuffer // its output
+	roots  *x509.CertPool
+	probes string
+	base   string // https://address
+}
+
+// startBinary builds and starts `webhook serve` with a certificate for
+// 127.0.0.1, env added to its environment and args after the usual flags,
+// and waits until it is ready. It is killed when the test ends.
+func startBinary(t *testing.T, env []string, args ...string) *servingBinary {
+	t.Helper()
+	bin, err := buildOnce()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bundle, err := pki.Generate(pki.Options{Hosts: []string{"127.0.0.1"}, Validity: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	certDir := t.TempDir()
+	if err := bundle.WriteDir(certDir, true); err != nil {
+		t.Fatal(err)
+	}
+	w := &servingBinary{exited: make(chan error, 1), out: &lockedBuffer{}, roots: x509.NewCertPool()}
+	w.roots.AppendCertsFromPEM(bundle.CACert)
+	address, port := freeAddress(t)
+	w.probes, _ = freeAddress(t)
+	w.base = "https://" + address
+	w.cmd = exec.Command(bin, append([]string{"serve",
+		"--kubeconfig=" + cluster.KubeconfigPath,
+		"--cert-dir=" + certDir,
+		"--port=" + strconv.Itoa(port),
+		"--health-probe-bind-address=" + w.probes,
+		"--metrics-bind-address=0",
+	}, args...)...)
+	w.cmd.Env = append(os.Environ(), env...)
+	w.cmd.Stdout, w.cmd.Stderr = w.out, w.out
+	if err := w.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { w.exited <- w.cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = w.cmd.Process.Kill()
+		if t.Failed() {
+			t.Logf("webhook output:\n%s", w.out.String())
+		}
+	})
+	waitFor(t, "the webhook is ready", func() error { return ready(w.probes) })
+	return w
 }

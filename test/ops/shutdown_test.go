@@ -3,13 +3,10 @@ package ops_test
 import (
 	"bytes"
 	"context"
-	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
-	"os/exec"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -18,10 +15,8 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/failover-webhook/failover-webhook/certs/pki"
 	"github.com/failover-webhook/failover-webhook/pkg/mutate"
 	"github.com/failover-webhook/failover-webhook/pkg/server"
-	"github.com/failover-webhook/failover-webhook/test/controlplane"
 )
 
 // The shutdown timings of TestSIGTERMDuringLoad. The clients stand in for
@@ -44,47 +39,8 @@ const (
 // and exit 0.
 func TestSIGTERMDuringLoad(t *testing.T) {
 	controlplane.SkipIfShort(t)
-	bin, err := controlplane.BuildWebhook(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	bundle, err := pki.Generate(pki.Options{Hosts: []string{"127.0.0.1"}, Validity: time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
-	certDir := t.TempDir()
-	if err := bundle.WriteDir(certDir, true); err != nil {
-		t.Fatal(err)
-	}
-	roots := x509.NewCertPool()
-	roots.AppendCertsFromPEM(bundle.CACert)
-
-	address, port := freeAddress(t)
-	probes, _ := freeAddress(t)
-	var out controlplane.SyncBuffer // the webhook's output
-	cmd := exec.Command(bin, "serve",
-		"--kubeconfig="+cluster.KubeconfigPath,
-		"--cert-dir="+certDir,
-		"--port="+strconv.Itoa(port),
-		"--health-probe-bind-address="+probes,
-		"--metrics-bind-address=0",
-		"--shutdown-delay="+shutdownDelay.String(),
-		"--graceful-shutdown-timeout=20s",
-	)
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		if t.Failed() {
-			t.Logf("webhook output:\n%s", out.String())
-		}
-	})
-	waitFor(t, "the webhook is ready", func() error { return ready(probes) })
-	base := "https://" + address
+	w := startBinary(t, nil, "--shutdown-delay="+shutdownDelay.String(), "--graceful-shutdown-timeout=20s")
+	cmd, exited, roots, probes, base, out := w.cmd, w.exited, w.roots, w.probes, w.base, w.out
 
 	t.Run("a request body of 7 MiB or more gets 413 with a Status saying so", func(t *testing.T) {
 		big := bytes.Repeat([]byte("x"), server.MaxRequestBytes+1)

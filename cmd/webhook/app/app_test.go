@@ -25,6 +25,7 @@ func designDefaults() server.Options {
 		KeyName:                 "tls.key",
 		SelfManaged:             selfManagedDefaults(),
 		TLSMinVersion:           tls.VersionTLS12,
+		Limits:                  server.DefaultLimits(),
 		WaypointName:            "waypoint",
 		MetricsBindAddress:      ":8080",
 		HealthProbeBindAddress:  ":8081",
@@ -125,7 +126,7 @@ func TestServeFlags(t *testing.T) {
 				"--kubeconfig=/kc", "--graceful-shutdown-timeout=1m"},
 			want: func(o *server.Options) {
 				*o = server.Options{Port: 10250, CertDir: "/certs", CertName: "c", KeyName: "k", WaypointName: "wp",
-					MetricsBindAddress: ":9000", MetricsSecure: true, HealthProbeBindAddress: ":9001", TLSMinVersion: tls.VersionTLS13,
+					MetricsBindAddress: ":9000", MetricsSecure: true, HealthProbeBindAddress: ":9001", TLSMinVersion: tls.VersionTLS13, Limits: server.DefaultLimits(),
 					GracefulShutdownTimeout: time.Minute, CertMode: server.CertModeFiles, SelfManaged: selfManagedDefaults()}
 			},
 			wantKubeconfig: "/kc",

@@ -117,7 +117,7 @@ KUBECONFIG.`,
 
 	sm := &o.SelfManaged
 	f.StringVar(&sm.SecretNamespace, "self-managed-namespace", sm.SecretNamespace, "self-managed: namespace of the CA Secret and of the webhook Service")
-	f.StringVar(&sm.SecretName, "self-managed-secret-name", sm.SecretName, "self-managed: Secret holding the CA; created when missing, and deleting it rotates the CA")
+	f.StringVar(&sm.SecretName, "self-managed-secret-name", sm.SecretName, "self-managed: Secret holding the CA; filled when empty, created when missing if RBAC allows; emptying it rotates the CA")
 	f.StringVar(&serviceName, "self-managed-service-name", serviceName, "self-managed: webhook Service; the certificate names <service>.<namespace>.svc and <service>.<namespace>.svc.cluster.local")
 	f.StringVar(&sm.MutatingWebhookConfiguration, "mutating-webhook-configuration", sm.MutatingWebhookConfiguration, "self-managed: MutatingWebhookConfiguration whose caBundles get the CA")
 	f.StringVar(&sm.ValidatingWebhookConfiguration, "validating-webhook-configuration", sm.ValidatingWebhookConfiguration, "self-managed: ValidatingWebhookConfiguration whose caBundles get the CA")
