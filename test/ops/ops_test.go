@@ -390,7 +390,7 @@ var binDir string
 type servingBinary struct {
 	cmd    *exec.Cmd
 	exited chan error
-	out    *lockedBuffer // its output
+	out    *controlplane.SyncBuffer // its output
 	roots  *x509.CertPool
 	probes string
 	base   string // https://address
@@ -413,7 +413,7 @@ func startBinary(t *testing.T, env []string, args ...string) *servingBinary {
 	if err := bundle.WriteDir(certDir, true); err != nil {
 		t.Fatal(err)
 	}
-	w := &servingBinary{exited: make(chan error, 1), out: &lockedBuffer{}, roots: x509.NewCertPool()}
+	w := &servingBinary{exited: make(chan error, 1), out: &controlplane.SyncBuffer{}, roots: x509.NewCertPool()}
 	w.roots.AppendCertsFromPEM(bundle.CACert)
 	address, port := freeAddress(t)
 	w.probes, _ = freeAddress(t)

@@ -17,6 +17,7 @@ import (
 
 	"github.com/failover-webhook/failover-webhook/pkg/mutate"
 	"github.com/failover-webhook/failover-webhook/pkg/server"
+	"github.com/failover-webhook/failover-webhook/test/controlplane"
 )
 
 // The shutdown timings of TestSIGTERMDuringLoad. The clients stand in for
