@@ -37,7 +37,7 @@ func applyOverlay(t *testing.T, c client.Client, overlay string) {
 			if err := yaml.Unmarshal(o.YAML, &obj.Object); err != nil {
 				t.Fatal(err)
 			}
-			if err := c.Patch(t.Context(), obj, client.Apply, client.FieldOwner("manifests-test"), client.ForceOwnership); err != nil {
+			if err := c.Apply(t.Context(), client.ApplyConfigurationFromUnstructured(obj), client.FieldOwner("manifests-test"), client.ForceOwnership); err != nil {
 				t.Fatalf("applying %s: %v", o.id(), err)
 			}
 		}
