@@ -35,9 +35,9 @@ func TestHandlerReadsTheServiceOfTheHost(t *testing.T) {
 		allowed  bool
 	}{
 		"a Service without the port allows the rule: Istio builds no cluster for port 9999": {services: []*corev1.Service{service(5000)}, read: true, allowed: true},
-		"a Service with the port denies it":                                                  {services: []*corev1.Service{service(9999)}, read: true},
-		"no Service judges every named port and any other port: denied":                      {read: true},
-		"a handler that reads no Services judges conservatively: denied":                     {services: []*corev1.Service{service(5000)}},
+		"a Service with the port denies it":                                                 {services: []*corev1.Service{service(9999)}, read: true},
+		"no Service judges every named port and any other port: denied":                     {read: true},
+		"a handler that reads no Services judges conservatively: denied":                    {services: []*corev1.Service{service(5000)}},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
