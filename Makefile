@@ -53,6 +53,10 @@ lint: fmt-check vet ## gofmt check and go vet.
 test: lint $(ENVTEST_BUILD) ## Run every test: unit, handler, fuzz seed corpora, manifests and control-plane tests.
 	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) go test $(GO_TEST_FLAGS) ./...
 
+.PHONY: test-oracle
+test-oracle: ## Judge a corpus of DestinationRules by the webhook and by Istio's own config generator (test/oracle, its own Go module pinned to an Istio commit); they must agree on every case.
+	cd test/oracle && go test $(GO_TEST_FLAGS) ./...
+
 .PHONY: certs
 certs: ## Write a local CA and serving certificate into certs/out.
 	go run ./certs/gen -out certs/out

@@ -619,14 +619,21 @@ trafficPolicy:
 				}
 			}
 
-			var warned []string
-			for _, w := range got.Warnings {
-				warned = append(warned, w.Field)
-			}
-			if !slices.Equal(warned, tc.warnings) {
-				t.Errorf("warnings on %q, want %q\n%v", warned, tc.warnings, got.WarningStrings())
-			}
+			assertWarnedFields(t, got, tc.warnings)
 		})
+	}
+}
+
+// assertWarnedFields fails unless got warns on exactly the fields want,
+// in order.
+func assertWarnedFields(t *testing.T, got Findings, want []string) {
+	t.Helper()
+	var warned []string
+	for _, w := range got.Warnings {
+		warned = append(warned, w.Field)
+	}
+	if !slices.Equal(warned, want) {
+		t.Errorf("warnings on %q, want %q\n%v", warned, want, got.WarningStrings())
 	}
 }
 
@@ -828,13 +835,7 @@ trafficPolicy:
 					t.Errorf("violations do not name %q:\n%v", s, got.Violations)
 				}
 			}
-			var warned []string
-			for _, w := range got.Warnings {
-				warned = append(warned, w.Field)
-			}
-			if !slices.Equal(warned, tc.warnings) {
-				t.Errorf("warnings on %q, want %q\n%v", warned, tc.warnings, got.WarningStrings())
-			}
+			assertWarnedFields(t, got, tc.warnings)
 		})
 	}
 }
