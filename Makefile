@@ -54,7 +54,7 @@ test: lint $(ENVTEST_BUILD) ## Run every test: unit, handler, fuzz seed corpora,
 	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) go test $(GO_TEST_FLAGS) ./...
 
 .PHONY: test-oracle
-test-oracle: ## Judge a corpus of DestinationRules by the webhook and by Istio's own config generator (test/oracle, its own Go module pinned to an Istio commit); they must agree on every case.
+test-oracle: ## Judge a corpus of DestinationRules by the webhook and by Istio's own config generator (test/oracle, its own Go module pinned to an Istio commit). Not yet part of make test or CI: its waypoint fixture does not get clusters from Istio yet.
 	cd test/oracle && go test $(GO_TEST_FLAGS) ./...
 
 .PHONY: certs
