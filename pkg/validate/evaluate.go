@@ -94,7 +94,7 @@ func EvaluateFor(spec *networking.DestinationRule, specPath *field.Path, t Targe
 	if t.Service == nil && t.ServiceKey.Name != "" {
 		// The scopes were the conservative ones; say so where it matters.
 		for _, v := range out.Violations {
-			v.Detail += fmt.Sprintf(" (Service %s was not found, so every port named in portLevelSettings and any other port count)", t.ServiceKey)
+			v.Detail += fmt.Sprintf(" (Service %s was not found, so every port named in portLevelSettings and any other port count)", t.ServiceKey.Name)
 		}
 	}
 	return out

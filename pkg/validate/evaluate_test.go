@@ -725,7 +725,7 @@ trafficPolicy:
 `,
 			target:     Target{Namespace: "prod", ServiceKey: types.NamespacedName{Namespace: "prod", Name: "a"}},
 			violations: []string{"spec.trafficPolicy.portLevelSettings[0].loadBalancer.localityLbSetting.failoverPriority"},
-			scopes:     []string{"port 9999", "Service prod/a was not found, so every port named in portLevelSettings and any other port count"},
+			scopes:     []string{"port 9999", "Service a was not found, so every port named in portLevelSettings and any other port count"},
 		},
 		"a rule whose port entries protect every port of the Service is allowed, though no top-level outlier detection exists": {
 			spec: `
