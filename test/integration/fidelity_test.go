@@ -11,6 +11,7 @@ import (
 // ignores, the object-alone warnings, and the host Service's ports as the
 // scopes.
 func TestIstioFidelity(t *testing.T) {
+	controlplane.SkipIfShort(t)
 	// portEntrySpec fails over with outlier detection at the top level and
 	// without it in a port entry for 9999, which only matters if the
 	// Service has that port.
@@ -100,6 +101,7 @@ subsets:
 // own use-waypoint-namespace takes effect once the webhook adds
 // use-waypoint.
 func TestServiceOwnWaypointNamespace(t *testing.T) {
+	controlplane.SkipIfShort(t)
 	ns := newNamespace(t, nil)
 	svc := newService(ns, "helloworld", map[string]string{"failover": "cluster", "istio.io/use-waypoint-namespace": "elsewhere"})
 	ctx, warnings := withWarnings(t)
