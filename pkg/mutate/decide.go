@@ -112,10 +112,10 @@ func (d *decision) optIn() {
 
 func (d *decision) chooseWaypoint(managed map[string]bool) {
 	if v, ok := d.svc.Labels[keys.UseWaypoint]; ok {
-		switch {
-		case v == keys.NoWaypoint:
+		switch v {
+		case keys.NoWaypoint:
 			d.warnNoWaypoint("the Service")
-		case v == "":
+		case "":
 			// Istio's fetchWaypointForTarget takes an empty name as a
 			// waypoint that is not ready, and does not fall back to the
 			// namespace's label.

@@ -4,6 +4,8 @@ import (
 	"testing"
 
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/failover-webhook/failover-webhook/test/controlplane"
 )
 
 // TestIstioFidelity runs the rules that follow Istio's own config
