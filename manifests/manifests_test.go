@@ -1116,9 +1116,12 @@ func TestRBAC(t *testing.T) {
 	d, _ := managerDeployment(t, r)
 
 	roles := map[string][]rbacv1.PolicyRule{
-		"manager-role": {{
-			APIGroups: []string{""}, Resources: []string{"namespaces"}, Verbs: []string{"get", "list", "watch"},
-		}},
+		// Services by get only: the validating webhook reads the Service of a
+		// failover rule's host to judge its ports, and never lists them.
+		"manager-role": {
+			{APIGroups: []string{""}, Resources: []string{"namespaces"}, Verbs: []string{"get", "list", "watch"}},
+			{APIGroups: []string{""}, Resources: []string{"services"}, Verbs: []string{"get"}},
+		},
 		"metrics-auth-role": {
 			{APIGroups: []string{"authentication.k8s.io"}, Resources: []string{"tokenreviews"}, Verbs: []string{"create"}},
 			{APIGroups: []string{"authorization.k8s.io"}, Resources: []string{"subjectaccessreviews"}, Verbs: []string{"create"}},

@@ -16,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -106,8 +107,25 @@ func (a *auditor) run(ctx context.Context) error {
 	a.evaluator = policy.Evaluator{
 		Namespaces:      policy.Namespaces{Labels: labels, Modes: a.opts.NamespaceModes, Excluded: a.opts.ExcludedNamespaces},
 		DefaultWaypoint: a.opts.WaypointName,
+		Services:        a.liveService(ctx),
 	}
 	return errors.Join(a.destinationRules(ctx), a.services(ctx))
+}
+
+// liveService reads the Service a DestinationRule with failover names, so
+// the rule is judged on the live Service's ports; one the audit cannot
+// read is treated as absent (conservative scopes, and the message says so).
+func (a *auditor) liveService(ctx context.Context) func(types.NamespacedName) *corev1.Service {
+	return func(key types.NamespacedName) *corev1.Service {
+		svc := &corev1.Service{}
+		if err := a.c.Get(ctx, key, svc); err != nil {
+			if !apierrors.IsNotFound(err) {
+				fmt.Fprintf(a.stderr, "reading Service %s: %v; its DestinationRules are judged on every port they name and any other port\n", key, err)
+			}
+			return nil
+		}
+		return svc
+	}
 }
 
 type auditor struct {

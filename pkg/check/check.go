@@ -12,6 +12,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
@@ -84,7 +85,7 @@ func Run(ctx context.Context, opts Options, stdout, stderr io.Writer) (report.Su
 	}
 	defer set.Close()
 
-	labels, err := namespaceLabels(ctx, set)
+	inv, err := readInventory(ctx, set, opts.Namespace)
 	if err != nil {
 		return summary, err
 	}
@@ -103,12 +104,13 @@ func Run(ctx context.Context, opts Options, stdout, stderr io.Writer) (report.Su
 		decoder: admission.NewDecoder(scheme),
 		evaluator: policy.Evaluator{
 			Namespaces: policy.Namespaces{
-				Labels:      labels,
+				Labels:      inv.labels,
 				Modes:       opts.NamespaceModes,
 				DefaultMode: opts.DefaultMode,
 				Excluded:    opts.ExcludedNamespaces,
 			},
 			DefaultWaypoint: opts.WaypointName,
+			Services:        inv.service,
 		},
 	}
 	walkErr := set.Walk(func(c manifest.Chunk) error {
@@ -129,17 +131,30 @@ func Run(ctx context.Context, opts Options, stdout, stderr io.Writer) (report.Su
 
 var namespaceGVK = corev1.SchemeGroupVersion.WithKind("Namespace")
 
-// namespaceLabels reads the labels of every Namespace object in the input.
-// Documents that cannot be read are reported by the second pass.
-func namespaceLabels(ctx context.Context, set *manifest.Set) (map[string]map[string]string, error) {
-	labels := map[string]map[string]string{}
+// inventory is what the first pass reads: the labels of every Namespace
+// object, and the Services, whose ports are the scopes of the
+// DestinationRules for them.
+type inventory struct {
+	labels   map[string]map[string]string
+	services map[types.NamespacedName]*corev1.Service
+}
+
+func (inv inventory) service(key types.NamespacedName) *corev1.Service {
+	return inv.services[key]
+}
+
+// readInventory reads the Namespaces and Services of the input; objects
+// that name no namespace are in defaultNamespace. Documents that cannot
+// be read are reported by the second pass.
+func readInventory(ctx context.Context, set *manifest.Set, defaultNamespace string) (inventory, error) {
+	inv := inventory{labels: map[string]map[string]string{}, services: map[types.NamespacedName]*corev1.Service{}}
 	err := set.Walk(func(c manifest.Chunk) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		// Only a document naming the kind can hold one; most do not, and
-		// skipping them unparsed keeps this pass cheap.
-		if !bytes.Contains(c.Data, []byte("Namespace")) {
+		// Only a document naming one of the kinds can hold one; most do
+		// not, and skipping them unparsed keeps this pass cheap.
+		if !bytes.Contains(c.Data, []byte("Namespace")) && !bytes.Contains(c.Data, []byte("Service")) {
 			return nil
 		}
 		doc, err := c.Decode()
@@ -147,22 +162,42 @@ func namespaceLabels(ctx context.Context, set *manifest.Set) (map[string]map[str
 			return nil
 		}
 		for _, obj := range doc.Objects {
-			if obj.GVK != namespaceGVK {
-				continue
-			}
-			var ns struct {
-				Metadata struct {
-					Name   string            `json:"name"`
-					Labels map[string]string `json:"labels"`
-				} `json:"metadata"`
-			}
-			if json.Unmarshal(obj.JSON, &ns) == nil && ns.Metadata.Name != "" {
-				labels[ns.Metadata.Name] = ns.Metadata.Labels
+			switch obj.GVK {
+			case namespaceGVK:
+				var ns struct {
+					Metadata struct {
+						Name   string            `json:"name"`
+						Labels map[string]string `json:"labels"`
+					} `json:"metadata"`
+				}
+				if json.Unmarshal(obj.JSON, &ns) == nil && ns.Metadata.Name != "" {
+					inv.labels[ns.Metadata.Name] = ns.Metadata.Labels
+				}
+			case serviceGVK:
+				// Only the ports are kept: the input may hold many
+				// Services, and the rule reads nothing else of them.
+				var svc struct {
+					Metadata struct {
+						Name      string `json:"name"`
+						Namespace string `json:"namespace"`
+					} `json:"metadata"`
+					Spec struct {
+						Ports []corev1.ServicePort `json:"ports"`
+					} `json:"spec"`
+				}
+				if json.Unmarshal(obj.JSON, &svc) != nil || svc.Metadata.Name == "" {
+					continue
+				}
+				key := types.NamespacedName{Namespace: svc.Metadata.Namespace, Name: svc.Metadata.Name}
+				if key.Namespace == "" {
+					key.Namespace = defaultNamespace
+				}
+				inv.services[key] = &corev1.Service{Spec: corev1.ServiceSpec{Ports: svc.Spec.Ports}}
 			}
 		}
 		return nil
 	})
-	return labels, err
+	return inv, err
 }
 
 // run is the state of the second pass.

@@ -112,15 +112,31 @@ func (d *decision) optIn() {
 
 func (d *decision) chooseWaypoint(managed map[string]bool) {
 	if v, ok := d.svc.Labels[keys.UseWaypoint]; ok {
-		if v == keys.NoWaypoint {
+		switch v {
+		case keys.NoWaypoint:
 			d.warnNoWaypoint("the Service")
+		case "":
+			// Istio's fetchWaypointForTarget takes an empty name as a
+			// waypoint that is not ready, and does not fall back to the
+			// namespace's label.
+			d.warn("%s is empty on the Service: Istio takes it as a waypoint named \"\" that never becomes ready, and does not fall back to the namespace's label, so no waypoint serves this Service; set it to a waypoint name, or remove it", keys.UseWaypoint)
 		}
 		return
+	}
+	// The Service's own use-waypoint-namespace is ignored by Istio while
+	// the Service has no use-waypoint (Istio's GetUseWaypoint reads both
+	// from one object); it takes effect once the webhook adds one.
+	ownNamespace, hasOwnNamespace := d.svc.Labels[keys.UseWaypointNamespace]
+	if hasOwnNamespace && managed[keys.UseWaypointNamespace] {
+		hasOwnNamespace = false // the webhook's own copy of the namespace's label
 	}
 	nsWaypoint, ok := d.in.NamespaceLabels[keys.UseWaypoint]
 	if !ok {
 		d.setLabel(keys.UseWaypoint, d.in.DefaultWaypoint)
 		managed[keys.UseWaypoint] = true
+		if hasOwnNamespace {
+			d.warnOwnWaypointNamespace(ownNamespace, d.in.DefaultWaypoint, "no waypoint (neither the Service nor its namespace names one)")
+		}
 		return
 	}
 	// Copy the namespace's choice so the Service describes itself and
@@ -130,12 +146,29 @@ func (d *decision) chooseWaypoint(managed map[string]bool) {
 	if nsWaypoint == keys.NoWaypoint {
 		d.warnNoWaypoint("its namespace")
 	}
-	if ns, ok := d.in.NamespaceLabels[keys.UseWaypointNamespace]; ok {
-		if _, set := d.svc.Labels[keys.UseWaypointNamespace]; !set {
-			d.setLabel(keys.UseWaypointNamespace, ns)
+	nsNamespace, nsHasNamespace := d.in.NamespaceLabels[keys.UseWaypointNamespace]
+	switch {
+	case hasOwnNamespace && nsWaypoint != keys.NoWaypoint:
+		alone := d.svc.Namespace
+		if nsHasNamespace {
+			alone = nsNamespace
+		}
+		if ownNamespace != alone {
+			d.warnOwnWaypointNamespace(ownNamespace, nsWaypoint, fmt.Sprintf("%s/%s (the namespace's label)", alone, nsWaypoint))
+		}
+	case nsHasNamespace && !hasOwnNamespace:
+		if _, set := d.svc.Labels[keys.UseWaypointNamespace]; !set || managed[keys.UseWaypointNamespace] {
+			d.setLabel(keys.UseWaypointNamespace, nsNamespace)
 			managed[keys.UseWaypointNamespace] = true
 		}
 	}
+}
+
+// warnOwnWaypointNamespace explains that the Service's own
+// use-waypoint-namespace label now binds it to another namespace's
+// waypoint than it had before the webhook added use-waypoint.
+func (d *decision) warnOwnWaypointNamespace(namespace, waypoint, alone string) {
+	d.warn("the Service's own %s=%s now takes effect, because Istio reads it together with %s: the Service is bound to waypoint %s/%s, where the namespace's labels alone would have given %s; remove %s if that is not meant", keys.UseWaypointNamespace, namespace, keys.UseWaypoint, namespace, waypoint, alone, keys.UseWaypointNamespace)
 }
 
 func (d *decision) warnNoWaypoint(where string) {

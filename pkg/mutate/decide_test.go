@@ -94,12 +94,35 @@ func TestDecide(t *testing.T) {
 			wantLabels:      m(trigger, cluster, global, "true", useWP, "shared", useWPNS, "istio-waypoints"),
 			wantAnnotations: m(record, global+","+useWP+","+useWPNS),
 		},
-		"a Service's own waypoint namespace is kept when the namespace's waypoint is copied": {
+		"a Service's own waypoint namespace is kept when the namespace's waypoint is copied, with a warning naming both waypoints": {
 			labels:          m(trigger, cluster, useWPNS, "mine"),
 			nsLabels:        m(useWP, "shared", useWPNS, "istio-waypoints"),
 			wantChanged:     true,
 			wantLabels:      m(trigger, cluster, global, "true", useWP, "shared", useWPNS, "mine"),
 			wantAnnotations: m(record, global+","+useWP),
+			wantWarnings:    []string{"bound to waypoint mine/shared, where the namespace's labels alone would have given istio-waypoints/shared"},
+		},
+		"a Service's own waypoint namespace takes effect with the default waypoint, with a warning": {
+			labels:          m(trigger, cluster, useWPNS, "mine"),
+			wantChanged:     true,
+			wantLabels:      m(trigger, cluster, global, "true", useWP, "waypoint", useWPNS, "mine"),
+			wantAnnotations: m(record, global+","+useWP),
+			wantWarnings:    []string{"bound to waypoint mine/waypoint, where the namespace's labels alone would have given no waypoint"},
+		},
+		"a Service's own waypoint namespace equal to what the namespace gives is not warned": {
+			labels:          m(trigger, cluster, useWPNS, "istio-waypoints"),
+			nsLabels:        m(useWP, "shared", useWPNS, "istio-waypoints"),
+			wantChanged:     true,
+			wantLabels:      m(trigger, cluster, global, "true", useWP, "shared", useWPNS, "istio-waypoints"),
+			wantAnnotations: m(record, global+","+useWP),
+		},
+		"an empty use-waypoint is kept, with a warning that Istio does not fall back to the namespace": {
+			labels:          m(trigger, cluster, useWP, ""),
+			nsLabels:        m(useWP, "shared"),
+			wantChanged:     true,
+			wantLabels:      m(trigger, cluster, global, "true", useWP, ""),
+			wantAnnotations: m(record, global),
+			wantWarnings:    []string{"istio.io/use-waypoint is empty on the Service"},
 		},
 		"the namespace's waypoint namespace is not copied when the Service names its own waypoint": {
 			labels:          m(trigger, cluster, useWP, "mine"),

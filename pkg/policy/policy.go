@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -128,6 +129,10 @@ type Evaluator struct {
 	Namespaces Namespaces
 	// DefaultWaypoint is the webhook's --waypoint-name.
 	DefaultWaypoint string
+	// Services looks up the Service a DestinationRule's host names, whose
+	// ports are the scopes Istio builds a waypoint's clusters for; it
+	// returns nil for one it does not have. A nil Services reads none.
+	Services func(types.NamespacedName) *corev1.Service
 }
 
 // Outcome is what the webhook does with one object.
@@ -185,7 +190,8 @@ func (e Evaluator) DestinationRule(dr client.Object) Outcome {
 	if e.Namespaces.IsExcluded(dr.GetNamespace()) {
 		return Outcome{Excluded: true}
 	}
-	adm := validate.Admit(validate.Spec(dr), e.Namespaces.LabelsOf(dr.GetNamespace()), false)
+	spec := validate.Spec(dr)
+	adm := validate.AdmitFor(spec, validate.TargetOf(spec, dr.GetNamespace(), e.Services), e.Namespaces.LabelsOf(dr.GetNamespace()), false)
 	out := Outcome{Mode: adm.Mode, Denied: !adm.Verdict.Allowed, Violations: adm.Findings.Violations}
 	add := func(field string, sev Severity, msg string) {
 		out.Findings = append(out.Findings, newFinding(DestinationRuleKind, dr, field, sev, msg))

@@ -227,7 +227,7 @@ func NewManager(cfg *rest.Config, opts Options) (manager.Manager, error) {
 	limits := newLimiter(opts.Limits)
 	hookServer := mgr.GetWebhookServer()
 	hookServer.Register(mutate.Path, m.edge(limits.wrap(NewAdmission(mutate.NewHandler(nsLabels, opts.WaypointName)))))
-	hookServer.Register(validate.Path, m.edge(limits.wrap(NewAdmission(validate.NewHandler(nsLabels)))))
+	hookServer.Register(validate.Path, m.edge(limits.wrap(NewAdmission(validate.NewHandler(nsLabels).WithServices(mgr.GetAPIReader())))))
 
 	// Liveness stays cheap: a stuck process is the only thing a restart
 	// fixes. Readiness says whether admissions should be sent here.

@@ -28,11 +28,17 @@ type Admission struct {
 // off) and judges the findings. specUnchanged marks an UPDATE that keeps
 // the stored spec (see Judge).
 func Admit(spec *networking.DestinationRule, nsLabels map[string]string, specUnchanged bool) Admission {
+	return AdmitFor(spec, Target{}, nsLabels, specUnchanged)
+}
+
+// AdmitFor is Admit with what is known of where the rule applies (see
+// EvaluateFor).
+func AdmitFor(spec *networking.DestinationRule, t Target, nsLabels map[string]string, specUnchanged bool) Admission {
 	m, modeWarning := mode.FromLabels(nsLabels)
 	if m == mode.Off {
 		return Admission{Mode: m, Verdict: Verdict{Allowed: true}}
 	}
-	f := Evaluate(spec, field.NewPath("spec"))
+	f := EvaluateFor(spec, field.NewPath("spec"), t)
 	return Admission{Mode: m, ModeWarning: modeWarning, Findings: f, Verdict: Judge(m, f, specUnchanged)}
 }
 

@@ -17,6 +17,14 @@ import (
 // and memory are linear in the size of spec, plus at most MaxScopes scope
 // checks.
 func Evaluate(spec *networking.DestinationRule, specPath *field.Path) Findings {
+	return EvaluateFor(spec, specPath, Target{})
+}
+
+// EvaluateFor is Evaluate with what is known of where the rule applies:
+// its namespace (for the exportTo warning) and the Service its host names,
+// whose ports replace the conservative scopes (every port named in
+// portLevelSettings, and any other port).
+func EvaluateFor(spec *networking.DestinationRule, specPath *field.Path, t Target) Findings {
 	e := evaluation{byField: map[string]*failoverField{}}
 	top := newPolicyLevels(spec.GetTrafficPolicy(), specPath.Child("trafficPolicy"))
 	subsets := spec.GetSubsets()
@@ -24,7 +32,18 @@ func Evaluate(spec *networking.DestinationRule, specPath *field.Path) Findings {
 	for i, s := range subsets {
 		subs[i] = newPolicyLevels(s.GetTrafficPolicy(), specPath.Child("subsets").Index(i).Child("trafficPolicy"))
 	}
-	ports := PortsNamed(spec)
+	ports := scopePorts(spec, t.Service)
+	// A waypoint's cluster for traffic without a subset is named "http" or
+	// "tcp", and its endpoints take their load balancing from a subset of
+	// that name (EndpointBuilder.populateSubsetInfo and
+	// getOutlierDetectionAndLoadBalancerSettings), while the cluster's
+	// own outlier detection is the top level's (buildWaypointInboundVIP).
+	bySubsetName := map[string]int{}
+	for i, s := range subsets {
+		if n := s.GetName(); (n == clusterHTTP || n == clusterTCP) && bySubsetName[n] == 0 {
+			bySubsetName[n] = i + 1
+		}
+	}
 
 	scopes := (len(subsets) + 1) * len(ports)
 	switch active, declared := declaresFailover(top, subs); {
@@ -44,21 +63,41 @@ func Evaluate(spec *networking.DestinationRule, specPath *field.Path) Findings {
 			}
 			anyPort := resolve(&top, sub, AnyPort)
 			for _, port := range ports {
-				eff := anyPort
-				if port != AnyPort {
-					eff = resolve(&top, sub, port)
-					if eff.outlierDetection.value == nil && anyPort.outlierDetection.value != nil {
-						// What would apply without port-level replacement,
-						// to explain why the port lost its outlier detection.
-						eff.inheritedOutlier = anyPort.outlierDetection.key
-					}
+				eff := resolvePort(&top, sub, port.Number, anyPort)
+				s := scope{subset: subset, port: port.Number, anyPort: t.Service == nil && len(ports) == 1}
+				if i >= 0 {
+					e.evaluateScope(s, eff)
+					continue
 				}
-				e.evaluateScope(scope{subset: subset, port: port, anyPort: len(ports) == 1}, eff)
+				own := false
+				for _, kind := range port.clusters() {
+					j := bySubsetName[kind]
+					if j == 0 {
+						own = true
+						continue
+					}
+					lb := resolvePort(&top, &subs[j-1], port.Number, resolve(&top, &subs[j-1], AnyPort))
+					lb.outlierDetection, lb.inheritedOutlier = eff.outlierDetection, eff.inheritedOutlier
+					s.viaSubset = kind
+					e.evaluateScope(s, lb)
+				}
+				if own {
+					s.viaSubset = ""
+					e.evaluateScope(s, eff)
+				}
 			}
 		}
 	}
 	e.warnDroppedFailover(spec, specPath)
-	return e.findings(specPath)
+	e.warnObjectAlone(spec, specPath, t.Namespace)
+	out := e.findings(specPath)
+	if t.Service == nil && t.ServiceKey.Name != "" {
+		// The scopes were the conservative ones; say so where it matters.
+		for _, v := range out.Violations {
+			v.Detail += fmt.Sprintf(" (Service %s was not found, so every port named in portLevelSettings and any other port count)", t.ServiceKey.Name)
+		}
+	}
+	return out
 }
 
 type evaluation struct {

@@ -6,6 +6,9 @@ import (
 	"testing"
 
 	networking "istio.io/api/networking/v1alpha3"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"sigs.k8s.io/yaml"
 )
@@ -434,19 +437,16 @@ trafficPolicy:
       localityLbSetting: {failoverPriority: [topology.istio.io/cluster]}
 `,
 		},
-		"zone-aware failoverPriority without outlier detection is denied like locality failover": {
+		"zone-aware failoverPriority without outlier detection is allowed with a warning: a waypoint ignores it": {
 			spec: `
 host: a
 trafficPolicy:
   loadBalancer:
     zoneAwareLbSetting: {failoverPriority: [topology.istio.io/cluster]}
 `,
-			violations: []violation{{
-				field:    "spec.trafficPolicy.loadBalancer.zoneAwareLbSetting.failoverPriority",
-				contains: []string{"zone-aware failover needs outlierDetection"},
-			}},
+			warnings: []string{"spec.trafficPolicy.loadBalancer.zoneAwareLbSetting"},
 		},
-		"zone-aware failover with outlier detection is allowed": {
+		"zone-aware failover with outlier detection is allowed, still with the warning": {
 			spec: `
 host: a
 trafficPolicy:
@@ -454,15 +454,131 @@ trafficPolicy:
   loadBalancer:
     zoneAwareLbSetting: {failover: [{from: us-east, to: us-west}]}
 `,
+			warnings: []string{"spec.trafficPolicy.loadBalancer.zoneAwareLbSetting"},
 		},
-		"zone-aware enabled false has no effect: allowed with a warning": {
+		"zone-aware enabled false gets the same warning": {
 			spec: `
 host: a
 trafficPolicy:
   loadBalancer:
     zoneAwareLbSetting: {enabled: false, failover: [{from: us-east, to: us-west}]}
 `,
-			warnings: []string{"spec.trafficPolicy.loadBalancer.zoneAwareLbSetting.enabled"},
+			warnings: []string{"spec.trafficPolicy.loadBalancer.zoneAwareLbSetting"},
+		},
+		"zone-aware in a subset's port entry is warned at that entry": {
+			spec: `
+host: a
+subsets:
+- name: v1
+  trafficPolicy:
+    portLevelSettings:
+    - port: {number: 80}
+      loadBalancer:
+        zoneAwareLbSetting: {}
+`,
+			warnings: []string{"spec.subsets[0].trafficPolicy.portLevelSettings[0].loadBalancer.zoneAwareLbSetting"},
+		},
+		"locality failover beside zone-aware is allowed: zone-aware takes precedence, and both are warned": {
+			spec: `
+host: a
+trafficPolicy:
+  loadBalancer:
+    localityLbSetting: {failoverPriority: [topology.istio.io/cluster]}
+    zoneAwareLbSetting: {}
+`,
+			warnings: []string{"spec.trafficPolicy.loadBalancer.zoneAwareLbSetting", "spec.trafficPolicy.loadBalancer.localityLbSetting"},
+		},
+		"distribute with failoverPriority is allowed with a warning: distribute wins": {
+			spec: `
+host: a
+trafficPolicy:
+  loadBalancer:
+    localityLbSetting:
+      distribute: [{from: "r1/*", to: {"r1/*": 80, "r2/*": 20}}]
+      failoverPriority: [topology.istio.io/cluster]
+`,
+			warnings: []string{"spec.trafficPolicy.loadBalancer.localityLbSetting.distribute"},
+		},
+		"failover in a rule with a workloadSelector is warned (and judged as usual)": {
+			spec: `
+host: a
+workloadSelector: {matchLabels: {app: client}}
+trafficPolicy:
+  outlierDetection: {}
+  loadBalancer:
+    localityLbSetting: {failoverPriority: [topology.istio.io/cluster]}
+`,
+			warnings: []string{"spec.workloadSelector"},
+		},
+		"a workloadSelector without failover is not warned": {
+			spec: `
+host: a
+workloadSelector: {matchLabels: {app: client}}
+trafficPolicy:
+  outlierDetection: {}
+`,
+		},
+		"subsets named http and tcp are warned": {
+			spec: `
+host: a
+subsets:
+- {name: http, labels: {v: a}}
+- {name: v1, labels: {v: b}}
+- {name: tcp, labels: {v: c}}
+`,
+			warnings: []string{"spec.subsets[0].name", "spec.subsets[2].name"},
+		},
+		"a subset named http takes over the load balancing of traffic without a subset: its failover needs the top level's outlier detection": {
+			spec: `
+host: a
+subsets:
+- name: http
+  labels: {v: a}
+  trafficPolicy:
+    outlierDetection: {}
+    loadBalancer:
+      localityLbSetting: {failoverPriority: [topology.istio.io/cluster]}
+`,
+			violations: []violation{{
+				field:  "spec.subsets[0].trafficPolicy.loadBalancer.localityLbSetting.failoverPriority",
+				scopes: []string{`traffic without a subset (whose "http" cluster takes its load balancing from subset "http")`},
+			}},
+			warnings: []string{"spec.subsets[0].name"},
+		},
+		"a subset named tcp that sets a load balancer without failover does not free traffic without a subset on an HTTP cluster": {
+			spec: `
+host: a
+trafficPolicy:
+  loadBalancer:
+    localityLbSetting: {failoverPriority: [topology.istio.io/cluster]}
+subsets:
+- name: tcp
+  labels: {v: a}
+  trafficPolicy:
+    outlierDetection: {}
+    loadBalancer: {simple: ROUND_ROBIN}
+`,
+			violations: []violation{{
+				field:    "spec.trafficPolicy.loadBalancer.localityLbSetting.failoverPriority",
+				scopes:   []string{"traffic without a subset"},
+				notNamed: []string{"takes its load balancing"},
+			}},
+			warnings: []string{"spec.subsets[0].name"},
+		},
+		"a host of two labels is warned": {
+			spec: `
+host: reviews.prod
+trafficPolicy:
+  outlierDetection: {}
+`,
+			warnings: []string{"spec.host"},
+		},
+		"a wildcard or full host is not warned": {
+			spec: `
+host: "*.prod.svc.cluster.local"
+trafficPolicy:
+  outlierDetection: {}
+`,
 		},
 	}
 	for name, tc := range tests {
@@ -503,14 +619,21 @@ trafficPolicy:
 				}
 			}
 
-			var warned []string
-			for _, w := range got.Warnings {
-				warned = append(warned, w.Field)
-			}
-			if !slices.Equal(warned, tc.warnings) {
-				t.Errorf("warnings on %q, want %q\n%v", warned, tc.warnings, got.WarningStrings())
-			}
+			assertWarnedFields(t, got, tc.warnings)
 		})
+	}
+}
+
+// assertWarnedFields fails unless got warns on exactly the fields want,
+// in order.
+func assertWarnedFields(t *testing.T, got Findings, want []string) {
+	t.Helper()
+	var warned []string
+	for _, w := range got.Warnings {
+		warned = append(warned, w.Field)
+	}
+	if !slices.Equal(warned, want) {
+		t.Errorf("warnings on %q, want %q\n%v", warned, want, got.WarningStrings())
 	}
 }
 
@@ -556,5 +679,218 @@ traffic_policy:
 	got := Evaluate(spec, field.NewPath("spec"))
 	if len(got.Violations) != 1 || got.Violations[0].Field != "spec.trafficPolicy.loadBalancer.localityLbSetting.failoverPriority" {
 		t.Fatalf("snake_case failover not recognised: %v", got.Violations)
+	}
+}
+
+// Rows that depend on where the rule applies: its namespace and the
+// Service its host names.
+func TestEvaluateFor(t *testing.T) {
+	svc := func(ports ...corev1.ServicePort) *corev1.Service {
+		return &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "a", Namespace: "prod"}, Spec: corev1.ServiceSpec{Ports: ports}}
+	}
+	http80 := corev1.ServicePort{Name: "http", Port: 80}
+	tcp90 := corev1.ServicePort{Name: "tcp-db", Port: 90}
+	tests := map[string]struct {
+		spec       string
+		target     Target
+		violations []string
+		scopes     []string
+		warnings   []string
+	}{
+		"a port entry for a port the Service does not have protects nothing and needs nothing": {
+			spec: `
+host: a
+trafficPolicy:
+  outlierDetection: {}
+  loadBalancer:
+    localityLbSetting: {failoverPriority: [topology.istio.io/cluster]}
+  portLevelSettings:
+  - port: {number: 9999}
+    loadBalancer:
+      localityLbSetting: {failoverPriority: [topology.istio.io/cluster]}
+`,
+			target: Target{Namespace: "prod", Service: svc(http80), ServiceKey: types.NamespacedName{Namespace: "prod", Name: "a"}},
+		},
+		"without the Service the same rule is judged on every port named and any other port, and its message says so": {
+			spec: `
+host: a
+trafficPolicy:
+  outlierDetection: {}
+  loadBalancer:
+    localityLbSetting: {failoverPriority: [topology.istio.io/cluster]}
+  portLevelSettings:
+  - port: {number: 9999}
+    loadBalancer:
+      localityLbSetting: {failoverPriority: [topology.istio.io/cluster]}
+`,
+			target:     Target{Namespace: "prod", ServiceKey: types.NamespacedName{Namespace: "prod", Name: "a"}},
+			violations: []string{"spec.trafficPolicy.portLevelSettings[0].loadBalancer.localityLbSetting.failoverPriority"},
+			scopes:     []string{"port 9999", "Service a was not found, so every port named in portLevelSettings and any other port count"},
+		},
+		"a rule whose port entries protect every port of the Service is allowed, though no top-level outlier detection exists": {
+			spec: `
+host: a
+trafficPolicy:
+  loadBalancer:
+    localityLbSetting: {failoverPriority: [topology.istio.io/cluster]}
+  portLevelSettings:
+  - port: {number: 80}
+    outlierDetection: {}
+    loadBalancer:
+      localityLbSetting: {failoverPriority: [topology.istio.io/cluster]}
+  - port: {number: 90}
+    outlierDetection: {}
+`,
+			target:   Target{Namespace: "prod", Service: svc(http80, tcp90)},
+			warnings: []string{"spec.trafficPolicy.portLevelSettings[1]"},
+		},
+		"a Service port the port entries miss is named": {
+			spec: `
+host: a
+trafficPolicy:
+  loadBalancer:
+    localityLbSetting: {failoverPriority: [topology.istio.io/cluster]}
+  portLevelSettings:
+  - port: {number: 80}
+    outlierDetection: {}
+`,
+			target:     Target{Namespace: "prod", Service: svc(http80, tcp90)},
+			violations: []string{"spec.trafficPolicy.loadBalancer.localityLbSetting.failoverPriority"},
+			scopes:     []string{"traffic without a subset port 90"},
+			warnings:   []string{"spec.trafficPolicy.portLevelSettings[0]"},
+		},
+		"a subset named tcp does not matter for a Service with HTTP ports only": {
+			spec: `
+host: a
+trafficPolicy:
+  outlierDetection: {}
+subsets:
+- name: tcp
+  labels: {v: a}
+  trafficPolicy:
+    loadBalancer:
+      localityLbSetting: {failoverPriority: [topology.istio.io/cluster]}
+`,
+			target:     Target{Namespace: "prod", Service: svc(http80)},
+			warnings:   []string{"spec.subsets[0].name"},
+			violations: nil,
+		},
+		"a subset named tcp gives a TCP port's cluster without a subset its failover, without its outlier detection": {
+			spec: `
+host: a
+subsets:
+- name: tcp
+  labels: {v: a}
+  trafficPolicy:
+    outlierDetection: {}
+    loadBalancer:
+      localityLbSetting: {failoverPriority: [topology.istio.io/cluster]}
+`,
+			target:     Target{Namespace: "prod", Service: svc(http80, tcp90)},
+			violations: []string{"spec.subsets[0].trafficPolicy.loadBalancer.localityLbSetting.failoverPriority"},
+			scopes:     []string{`traffic without a subset port 90 (whose "tcp" cluster`},
+			warnings:   []string{"spec.subsets[0].name"},
+		},
+		"exportTo that hides the rule from its own namespace is warned": {
+			spec: `
+host: a
+exportTo: [other]
+trafficPolicy:
+  outlierDetection: {}
+`,
+			target:   Target{Namespace: "prod"},
+			warnings: []string{"spec.exportTo"},
+		},
+		"exportTo naming its own namespace, the dot or the star is not warned": {
+			spec: `
+host: a
+exportTo: [other, prod]
+trafficPolicy:
+  outlierDetection: {}
+`,
+			target: Target{Namespace: "prod"},
+		},
+		"exportTo hiding a rule without failover or outlier detection is not warned": {
+			spec: `
+host: a
+exportTo: [other]
+trafficPolicy:
+  loadBalancer: {simple: ROUND_ROBIN}
+`,
+			target: Target{Namespace: "prod"},
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			got := EvaluateFor(parseSpec(t, tc.spec), field.NewPath("spec"), tc.target)
+			var fields []string
+			for _, v := range got.Violations {
+				fields = append(fields, v.Field)
+			}
+			if !slices.Equal(fields, tc.violations) {
+				t.Fatalf("violations at %q, want %q\n%v", fields, tc.violations, got.Violations)
+			}
+			for _, s := range tc.scopes {
+				if !strings.Contains(got.Violations.ToAggregate().Error(), s) {
+					t.Errorf("violations do not name %q:\n%v", s, got.Violations)
+				}
+			}
+			assertWarnedFields(t, got, tc.warnings)
+		})
+	}
+}
+
+func TestServiceOf(t *testing.T) {
+	tests := map[string]struct {
+		host, namespace string
+		want            types.NamespacedName
+		ok              bool
+	}{
+		"a short name is a Service of the rule's namespace":    {host: "a", namespace: "prod", want: types.NamespacedName{Namespace: "prod", Name: "a"}, ok: true},
+		"a full Service name names its own namespace":          {host: "a.other.svc.cluster.local", namespace: "prod", want: types.NamespacedName{Namespace: "other", Name: "a"}, ok: true},
+		"two labels name no Service (Istio reads a full name)": {host: "a.other", namespace: "prod"},
+		"a wildcard names no one Service":                      {host: "*.prod.svc.cluster.local", namespace: "prod"},
+		"a ServiceEntry host names no Service":                 {host: "api.example.com", namespace: "prod"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			got, ok := ServiceOf(tc.host, tc.namespace)
+			if got != tc.want || ok != tc.ok {
+				t.Errorf("ServiceOf(%q, %q) = %v, %v; want %v, %v", tc.host, tc.namespace, got, ok, tc.want, tc.ok)
+			}
+		})
+	}
+}
+
+func TestServicePorts(t *testing.T) {
+	appProtocol := func(s string) *string { return &s }
+	tests := map[string]struct {
+		port       corev1.ServicePort
+		http, tcp  bool
+		noClusters bool
+	}{
+		"a port named http is HTTP":                 {port: corev1.ServicePort{Name: "http-web", Port: 80}, http: true},
+		"grpc-web is HTTP":                          {port: corev1.ServicePort{Name: "grpc-web-x", Port: 80}, http: true},
+		"a port named tcp is TCP":                   {port: corev1.ServicePort{Name: "tcp", Port: 80}, tcp: true},
+		"https is TCP to a waypoint":                {port: corev1.ServicePort{Name: "https", Port: 443}, tcp: true},
+		"appProtocol wins over the name":            {port: corev1.ServicePort{Name: "http", Port: 80, AppProtocol: appProtocol("tcp")}, tcp: true},
+		"kubernetes.io/h2c is HTTP":                 {port: corev1.ServicePort{Name: "x", Port: 80, AppProtocol: appProtocol("kubernetes.io/h2c")}, http: true},
+		"an unnamed port is sniffed: both clusters": {port: corev1.ServicePort{Port: 8080}, http: true, tcp: true},
+		"an unnamed MySQL port is TCP":              {port: corev1.ServicePort{Port: 3306}, tcp: true},
+		"a UDP port gets no cluster":                {port: corev1.ServicePort{Name: "dns", Port: 53, Protocol: corev1.ProtocolUDP}, noClusters: true},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			got := ServicePorts(&corev1.Service{Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{tc.port}}})
+			if tc.noClusters {
+				if len(got) != 0 {
+					t.Fatalf("got %+v, want no ports", got)
+				}
+				return
+			}
+			if len(got) != 1 || got[0].HTTP != tc.http || got[0].TCP != tc.tcp {
+				t.Errorf("got %+v, want http %v tcp %v", got, tc.http, tc.tcp)
+			}
+		})
 	}
 }

@@ -11,10 +11,12 @@ import (
 	networkingv1alpha3 "istio.io/client-go/pkg/apis/networking/v1alpha3"
 	networkingv1beta1 "istio.io/client-go/pkg/apis/networking/v1beta1"
 	admissionv1 "k8s.io/api/admission/v1"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
@@ -40,6 +42,37 @@ var resources = []schema.GroupVersionResource{
 // Handler adapts Evaluate and Judge to admission requests.
 type Handler struct {
 	namespaces namespaces.LabelGetter
+	// services reads the Service a DestinationRule that declares failover
+	// is for; nil reads none (conservative scopes).
+	services client.Reader
+}
+
+// WithServices makes h read, by a direct get, the Service the host of a
+// DestinationRule that declares failover names: its ports are the scopes
+// Istio builds a waypoint's clusters for. DestinationRule writes are rare,
+// and a rule without failover reads nothing.
+func (h *Handler) WithServices(r client.Reader) *Handler {
+	h.services = r
+	return h
+}
+
+// serviceLookup returns a lookup of Services for TargetOf, or nil when h
+// reads none. A Service that cannot be read is treated as absent: the rule
+// then uses its conservative scopes and its message says so.
+func (h *Handler) serviceLookup(ctx context.Context) func(types.NamespacedName) *corev1.Service {
+	if h.services == nil {
+		return nil
+	}
+	return func(key types.NamespacedName) *corev1.Service {
+		svc := &corev1.Service{}
+		if err := h.services.Get(ctx, key, svc); err != nil {
+			if !apierrors.IsNotFound(err) {
+				log.FromContext(ctx).Error(err, "reading the Service of a DestinationRule; judging on conservative scopes", "service", key)
+			}
+			return nil
+		}
+		return svc
+	}
 }
 
 var _ admission.Handler = &Handler{}
@@ -79,7 +112,7 @@ func (h *Handler) Handle(ctx context.Context, req admission.Request) (resp admis
 	if err != nil {
 		return admission.Errored(http.StatusInternalServerError, err)
 	}
-	res := Admit(&dr.Spec, nsLabels, specUnchanged)
+	res := AdmitFor(&dr.Spec, TargetOf(&dr.Spec, req.Namespace, h.serviceLookup(ctx)), nsLabels, specUnchanged)
 	nsMode = string(res.Mode)
 	if res.Mode == mode.Off {
 		return admission.Allowed("namespace mode is off")

@@ -5,6 +5,22 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
+// resolvePort resolves the policy of port, given anyPort, the policy of a
+// port no entry names, which explains an outlier detection lost to a
+// port-level entry.
+func resolvePort(top, sub *policyLevels, port uint32, anyPort effective) effective {
+	if port == AnyPort {
+		return anyPort
+	}
+	eff := resolve(top, sub, port)
+	if eff.outlierDetection.value == nil && anyPort.outlierDetection.value != nil {
+		// What would apply without port-level replacement, to explain
+		// why the port lost its outlier detection.
+		eff.inheritedOutlier = anyPort.outlierDetection.key
+	}
+	return eff
+}
+
 // AnyPort stands for every port no portLevelSettings entry names.
 const AnyPort uint32 = 0
 
@@ -220,11 +236,15 @@ func failoverDeclarations(lb setting[networking.LoadBalancerSettings]) []declara
 			out = append(out, declaration{path: p, key: p.String(), name: name, kind: kind, disabled: disabled, enabledPath: path.Child("enabled")})
 		}
 	}
-	if l := lb.value.GetLocalityLbSetting(); l != nil {
-		add("locality", lb.path.Child("localityLbSetting"), l.GetEnabled(), l.GetEnabled() == nil, len(l.GetFailover()) > 0, len(l.GetFailoverPriority()) > 0)
+	// Istio's GetEffectiveLbSetting gives zoneAwareLbSetting precedence,
+	// and a waypoint assigns no priorities for it (ZoneAwareLBSettings.
+	// ApplyToCluster, EndpointBuilder.BuildClusterLoadAssignment); in
+	// ApplyLocalityLoadBalancer distribute wins over failover. Neither
+	// declares failover a waypoint applies; warnObjectAlone says so.
+	l := lb.value.GetLocalityLbSetting()
+	if l == nil || lb.value.GetZoneAwareLbSetting() != nil || len(l.GetDistribute()) > 0 {
+		return nil
 	}
-	if z := lb.value.GetZoneAwareLbSetting(); z != nil {
-		add("zone-aware", lb.path.Child("zoneAwareLbSetting"), z.GetEnabled(), z.GetEnabled() == nil, len(z.GetFailover()) > 0, len(z.GetFailoverPriority()) > 0)
-	}
+	add("locality", lb.path.Child("localityLbSetting"), l.GetEnabled(), l.GetEnabled() == nil, len(l.GetFailover()) > 0, len(l.GetFailoverPriority()) > 0)
 	return out
 }

@@ -14,10 +14,17 @@ type scope struct {
 	// anyPort is set when no port is named anywhere, so the port need not
 	// be mentioned at all.
 	anyPort bool
+	// viaSubset names the subset ("http" or "tcp") whose load balancing
+	// the cluster for traffic without a subset takes.
+	viaSubset string
 }
 
 func (s scope) String() string {
-	return ScopeName(s.subset.GetName(), s.port, s.anyPort)
+	name := ScopeName(s.subset.GetName(), s.port, s.anyPort)
+	if s.viaSubset != "" {
+		name += fmt.Sprintf(" (whose %q cluster takes its load balancing from subset %q)", s.viaSubset, s.viaSubset)
+	}
+	return name
 }
 
 // ScopeName names a (subset, port) scope the way every message of the

@@ -1,0 +1,194 @@
+package oracle
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"sigs.k8s.io/yaml"
+)
+
+// corpusSeed fixes the generated corpus, so every run judges the same rules.
+const corpusSeed = 20261204
+
+// generatedCases is how many rules the generator writes.
+const generatedCases = 320
+
+// namedCase is one case of the corpus with a name for t.Run.
+type namedCase struct {
+	name string
+	istioCase
+}
+
+// servicePortSets are the Services the generated rules are judged for: an
+// HTTP port, a TCP port, and a port whose protocol Istio cannot tell (it
+// gets both an http and a tcp cluster).
+var servicePortSets = [][]servicePort{
+	{{"http", 80}},
+	{{"http", 80}, {"tcp-db", 90}},
+	{{"http", 80}, {"web", 8080}},
+}
+
+// generateCorpus returns n rules for host app in namespace default, each
+// combining what the waypoint's merge depends on: subsets (some named http
+// or tcp), port entries (some for ports the Service does not have),
+// locality and zone-aware load balancing, distribute, enabled: false,
+// outlier detection at every level, exportTo, a workloadSelector that
+// selects the waypoint, and the host's spellings.
+func generateCorpus(n int) []namedCase {
+	r := rand.New(rand.NewPCG(corpusSeed, 0))
+	out := make([]namedCase, 0, n)
+	for i := range n {
+		spec := map[string]any{"host": pick(r, "app", "app", "app.default.svc.cluster.local", "app.default")}
+		if tp := trafficPolicy(r, true); tp != nil {
+			spec["trafficPolicy"] = tp
+		}
+		if k := r.IntN(4); k > 0 {
+			var subsets []any
+			names := r.Perm(4)[:k]
+			for _, j := range names {
+				s := map[string]any{"name": []string{"v1", "v2", "http", "tcp"}[j], "labels": map[string]any{"app": "app"}}
+				if r.IntN(3) > 0 {
+					if tp := trafficPolicy(r, true); tp != nil {
+						s["trafficPolicy"] = tp
+					}
+				}
+				subsets = append(subsets, s)
+			}
+			spec["subsets"] = subsets
+		}
+		switch r.IntN(8) {
+		case 0:
+			spec["exportTo"] = []any{"."}
+		case 1:
+			spec["exportTo"] = []any{"*"}
+		case 2:
+			spec["exportTo"] = []any{"default"}
+		}
+		if r.IntN(12) == 0 {
+			spec["workloadSelector"] = map[string]any{"matchLabels": map[string]any{"gateway.networking.k8s.io/gateway-name": "waypoint"}}
+		}
+		rule := ruleYAML(fmt.Sprintf("gen-%03d", i), spec)
+		out = append(out, namedCase{
+			name:      fmt.Sprintf("generated rule %03d", i),
+			istioCase: istioCase{ports: servicePortSets[r.IntN(len(servicePortSets))], rules: []string{rule}},
+		})
+	}
+	return out
+}
+
+func trafficPolicy(r *rand.Rand, withPorts bool) map[string]any {
+	tp := map[string]any{}
+	if lb := loadBalancer(r); lb != nil {
+		tp["loadBalancer"] = lb
+	}
+	if od := outlierDetection(r); od != nil {
+		tp["outlierDetection"] = od
+	}
+	if withPorts && r.IntN(3) == 0 {
+		var entries []any
+		for range 1 + r.IntN(2) {
+			e := map[string]any{"port": map[string]any{"number": pick(r, 80, 90, 8080, 9999)}}
+			if lb := loadBalancer(r); lb != nil {
+				e["loadBalancer"] = lb
+			}
+			if od := outlierDetection(r); od != nil {
+				e["outlierDetection"] = od
+			}
+			entries = append(entries, e)
+		}
+		tp["portLevelSettings"] = entries
+	}
+	if len(tp) == 0 {
+		return nil
+	}
+	return tp
+}
+
+func loadBalancer(r *rand.Rand) map[string]any {
+	switch r.IntN(11) {
+	case 0, 1:
+		return nil
+	case 2:
+		return map[string]any{"simple": "ROUND_ROBIN"}
+	case 3, 4:
+		return map[string]any{"localityLbSetting": map[string]any{"failoverPriority": []any{"tier"}}}
+	case 5:
+		return map[string]any{"localityLbSetting": map[string]any{"failover": []any{map[string]any{"from": "r1", "to": "r2"}}}}
+	case 6:
+		return map[string]any{"localityLbSetting": map[string]any{"enabled": false, "failoverPriority": []any{"tier"}}}
+	case 7:
+		return map[string]any{"localityLbSetting": map[string]any{
+			"distribute":       []any{map[string]any{"from": "r1/*", "to": map[string]any{"r1/*": 80, "r2/*": 20}}},
+			"failoverPriority": []any{"tier"},
+		}}
+	case 8:
+		return map[string]any{"zoneAwareLbSetting": map[string]any{"failoverPriority": []any{"tier"}}}
+	case 9:
+		return map[string]any{"zoneAwareLbSetting": map[string]any{}}
+	default:
+		return map[string]any{
+			"localityLbSetting":  map[string]any{"failoverPriority": []any{"tier"}},
+			"zoneAwareLbSetting": map[string]any{},
+		}
+	}
+}
+
+func outlierDetection(r *rand.Rand) map[string]any {
+	switch r.IntN(3) {
+	case 0:
+		return map[string]any{}
+	case 1:
+		return map[string]any{"consecutive5xxErrors": 1, "interval": "1s", "baseEjectionTime": "1m"}
+	}
+	return nil
+}
+
+func pick[T any](r *rand.Rand, options ...T) T { return options[r.IntN(len(options))] }
+
+func ruleYAML(name string, spec map[string]any) string {
+	out, err := yaml.Marshal(map[string]any{
+		"apiVersion": "networking.istio.io/v1",
+		"kind":       "DestinationRule",
+		"metadata":   map[string]any{"name": name, "namespace": "default"},
+		"spec":       spec,
+	})
+	if err != nil {
+		panic(err)
+	}
+	return string(out)
+}
+
+// decisionTableCases are the DestinationRules of the agreement corpus the
+// webhook's other tests share, moved into namespace default with their host
+// renamed to app, each judged for a Service with an HTTP and a TCP port.
+func decisionTableCases() ([]namedCase, error) {
+	path := filepath.Join("..", "testdata", "agreement", "destinationrules.yaml")
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var out []namedCase
+	for i, doc := range strings.Split(string(raw), "\n---\n") {
+		var obj map[string]any
+		if err := yaml.Unmarshal([]byte(doc), &obj); err != nil {
+			return nil, fmt.Errorf("%s document %d: %w", path, i+1, err)
+		}
+		if obj["kind"] != "DestinationRule" {
+			continue
+		}
+		meta, _ := obj["metadata"].(map[string]any)
+		spec, _ := obj["spec"].(map[string]any)
+		if meta == nil || spec == nil {
+			return nil, fmt.Errorf("%s document %d: no metadata or spec", path, i+1)
+		}
+		spec["host"] = "app"
+		out = append(out, namedCase{
+			name:      fmt.Sprintf("decision table %s/%s", meta["namespace"], meta["name"]),
+			istioCase: istioCase{ports: []servicePort{{"http", 80}, {"tcp-db", 90}, {"http-alt", 5000}, {"grpc", 9090}, {"http-8080", 8080}}, rules: []string{ruleYAML(fmt.Sprint(meta["name"]), spec)}},
+		})
+	}
+	return out, nil
+}

@@ -1,0 +1,11 @@
+// Package oracle checks the webhook's DestinationRule verdict against
+// Istio's own configuration generator: for every case of a corpus, Istio's
+// fake discovery server (istio.io/istio/pilot/test/xds) builds the clusters
+// and endpoints of a waypoint for a Service bound to it, and the case
+// violates when one of the host's waypoint clusters lacks outlier detection
+// while Istio gives (or, with outlier detection, would give) its endpoints
+// failover priorities.
+//
+// It is its own Go module so that neither the webhook binary nor the main
+// go.mod depends on istio.io/istio; `make test-oracle` runs it.
+package oracle

@@ -1,0 +1,50 @@
+package oracle
+
+import (
+	"strings"
+	"testing"
+
+	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+	"sigs.k8s.io/yaml"
+
+	"github.com/failover-webhook/failover-webhook/pkg/validate"
+)
+
+// webhookVerdict is the webhook's verdict on a case: whether it denies the
+// rule, and its messages for the report of a disagreement.
+func webhookVerdict(t *testing.T, c istioCase) (bool, string) {
+	t.Helper()
+	var dr networkingv1.DestinationRule
+	if err := yaml.Unmarshal([]byte(c.rules[0]), &dr); err != nil {
+		t.Fatalf("decoding %q: %v", c.rules[0], err)
+	}
+	f := validate.Evaluate(&dr.Spec, field.NewPath("spec"))
+	if len(f.Violations) == 0 {
+		return false, "no violation"
+	}
+	return true, f.Violations.ToAggregate().Error()
+}
+
+// TestWebhookAgreesWithIstio judges every rule of the corpus twice: by the
+// webhook, and by what Istio's generator gives a waypoint.
+func TestWebhookAgreesWithIstio(t *testing.T) {
+	table, err := decisionTableCases()
+	if err != nil {
+		t.Fatal(err)
+	}
+	corpus := append(table, generateCorpus(generatedCases)...)
+	disagreements := 0
+	for _, c := range corpus {
+		t.Run(c.name, func(t *testing.T) {
+			istio := askIstio(t, c.istioCase)
+			denied, msg := webhookVerdict(t, c.istioCase)
+			if denied != istio.violates() {
+				disagreements++
+				t.Errorf("webhook denies: %v (%s); Istio's waypoint clusters without outlier detection whose endpoints get failover priorities: %v (of %d)\n%s",
+					denied, msg, istio.unprotected, istio.clusters, strings.Join(c.rules, "---\n"))
+			}
+		})
+	}
+	t.Logf("corpus: %d cases (%d from the decision tables, %d generated), %d disagreements", len(corpus), len(table), len(corpus)-len(table), disagreements)
+}
