@@ -157,7 +157,10 @@ func (d *decision) chooseWaypoint(managed map[string]bool) {
 			d.warnOwnWaypointNamespace(ownNamespace, nsWaypoint, fmt.Sprintf("%s/%s (the namespace's label)", alone, nsWaypoint))
 		}
 	case nsHasNamespace && !hasOwnNamespace:
-		if _, set := d.svc.Labels[keys.UseWaypointNamespace]; !set || managed[keys.UseWaypointNamespace] {
+		// A recorded copy whose value differs from the namespace's label
+		// was changed by a person since (or the namespace's label was):
+		// it is kept, as every label a person may have set.
+		if _, set := d.svc.Labels[keys.UseWaypointNamespace]; !set {
 			d.setLabel(keys.UseWaypointNamespace, nsNamespace)
 			managed[keys.UseWaypointNamespace] = true
 		}

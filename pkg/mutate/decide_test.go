@@ -55,6 +55,17 @@ func TestDecide(t *testing.T) {
 			wantLabels:      m(trigger, cluster, "app", "helloworld", global, "true", useWP, "waypoint"),
 			wantAnnotations: m(record, global+","+useWP),
 		},
+		"opting in again keeps a recorded use-waypoint-namespace that a person changed since": {
+			labels:          m(trigger, cluster, global, "true", useWPNS, "mine"),
+			annotations:     m(record, useWPNS),
+			oldLabels:       m(global, "true", useWPNS, "mine"),
+			oldAnnotations:  m(record, useWPNS),
+			update:          true,
+			nsLabels:        m(useWP, "ns-waypoint", useWPNS, "other"),
+			wantChanged:     true,
+			wantLabels:      m(trigger, cluster, global, "true", useWP, "ns-waypoint", useWPNS, "mine"),
+			wantAnnotations: m(record, useWP+","+useWPNS),
+		},
 		"a Service without the trigger label is left alone": {
 			labels:     m("app", "helloworld"),
 			wantLabels: m("app", "helloworld"),
