@@ -83,7 +83,7 @@ func Run(ctx context.Context, c client.Client, opts Options, stdout, stderr io.W
 		return summary, err
 	}
 	if opts.Fix && opts.DryRun && summary.Mutated > 0 {
-		fmt.Fprintf(stderr, "dry run: the API server accepted the changes to %d Services; nothing was stored\n", summary.Mutated-a.failed)
+		fmt.Fprintf(stderr, "dry run: %d Services would be changed (the API server validated each change); nothing was stored\n", summary.Mutated-a.failed)
 	}
 	if a.failed > 0 {
 		return summary, &FixError{Failed: a.failed}

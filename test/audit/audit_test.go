@@ -253,7 +253,7 @@ func TestAuditFix(t *testing.T) {
 		if !strings.Contains(stdout, "Service fix-enforce/svc-0: "+wouldSetLabels) {
 			t.Errorf("stdout does not report the change to svc-0:\n%s", stdout)
 		}
-		if !strings.Contains(stderr, "dry run: the API server accepted the changes to 6 Services; nothing was stored") {
+		if !strings.Contains(stderr, "dry run: 6 Services would be changed (the API server validated each change); nothing was stored") {
 			t.Errorf("stderr %q, want the dry-run note", stderr)
 		}
 		if labels, _ := labelsOf("svc-0"); !maps.Equal(labels, opted) {

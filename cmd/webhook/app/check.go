@@ -80,7 +80,7 @@ webhook does not admit and empty documents are skipped (-v says which).`,
 			summary, err := check.Run(cmd.Context(), opts, cmd.OutOrStdout(), cmd.ErrOrStderr())
 			var input *check.InputError
 			if errors.As(err, &input) {
-				return usageError{err}
+				return inputError{err}
 			}
 			if err != nil {
 				return err

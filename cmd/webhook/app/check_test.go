@@ -94,6 +94,35 @@ func TestCheckGolden(t *testing.T) {
 	}
 }
 
+// TestCheckInputErrors: input that cannot be read exits 2 like a usage
+// error, without a hint to read --help that would not help.
+func TestCheckInputErrors(t *testing.T) {
+	tests := map[string]struct {
+		args []string
+		want string
+	}{
+		"a path that does not exist": {[]string{"-f", "/nonexistent/manifests"}, "reading /nonexistent/manifests: no such file or directory"},
+		"standard input twice":       {[]string{"-f", "-", "-f", "-"}, "standard input (-) is named more than once"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			code, stdout, stderr := webhookMain(t, "", append([]string{"check"}, tc.args...)...)
+			if code != app.ExitUsage {
+				t.Errorf("exit %d, want %d; stderr: %s", code, app.ExitUsage, stderr)
+			}
+			if !strings.Contains(stderr, "error: "+tc.want) {
+				t.Errorf("stderr %q, want %q", stderr, "error: "+tc.want)
+			}
+			if strings.Contains(stderr, "--help") {
+				t.Errorf("stderr %q points at --help for input that cannot be read", stderr)
+			}
+			if stdout != "" {
+				t.Errorf("stdout %q, want nothing", stdout)
+			}
+		})
+	}
+}
+
 func TestCheckUsageErrors(t *testing.T) {
 	tests := map[string]struct {
 		args []string
@@ -101,8 +130,6 @@ func TestCheckUsageErrors(t *testing.T) {
 	}{
 		"no input":                                 {nil, "no input: name files or folders with -f, or -f - for standard input"},
 		"a positional argument":                    {[]string{"manifests/"}, `check takes no arguments, got "manifests/"; name inputs with -f`},
-		"a path that does not exist":               {[]string{"-f", "/nonexistent/manifests"}, "reading /nonexistent/manifests: no such file or directory"},
-		"standard input twice":                     {[]string{"-f", "-", "-f", "-"}, "standard input (-) is named more than once"},
 		"an unknown default mode":                  {[]string{"-f", "-", "--default-mode", "strict"}, `invalid --default-mode: unknown mode "strict"`},
 		"a namespace mode without =":               {[]string{"-f", "-", "--namespace-mode", "prod"}, `invalid --namespace-mode "prod": want NAMESPACE=MODE`},
 		"a namespace mode naming no mode":          {[]string{"-f", "-", "--namespace-mode", "prod=strict"}, `invalid --namespace-mode "prod=strict": unknown mode "strict"`},

@@ -29,6 +29,13 @@ type usageError struct{ err error }
 func (e usageError) Error() string { return e.err.Error() }
 func (e usageError) Unwrap() error { return e.err }
 
+// inputError marks input that could not be read or parsed: it exits like a
+// usage error, but without the hint to read --help, which would not help.
+type inputError struct{ err error }
+
+func (e inputError) Error() string { return e.err.Error() }
+func (e inputError) Unwrap() error { return e.err }
+
 func usageErrorf(format string, args ...any) error {
 	return usageError{fmt.Errorf(format, args...)}
 }
@@ -46,6 +53,10 @@ func Main(args []string, stdout, stderr io.Writer, serve ServeFunc) int {
 		return ExitOK
 	}
 	fmt.Fprintf(stderr, "error: %v\n", err)
+	var input inputError
+	if errors.As(err, &input) {
+		return ExitUsage
+	}
 	var usage usageError
 	if errors.As(err, &usage) {
 		fmt.Fprintf(stderr, "Run '%s --help' for usage.\n", commandPath(root, args))
