@@ -33,15 +33,8 @@ type Info struct {
 
 // Get returns the stamped values, completed from the binary's build info.
 func Get() Info {
-	return infoFrom(Version, Commit, readBuildInfo())
-}
-
-func readBuildInfo() *debug.BuildInfo {
-	bi, ok := debug.ReadBuildInfo()
-	if !ok {
-		return nil
-	}
-	return bi
+	bi, _ := debug.ReadBuildInfo() // nil when the binary carries none
+	return infoFrom(Version, Commit, bi)
 }
 
 func infoFrom(version, commit string, bi *debug.BuildInfo) Info {
