@@ -17,7 +17,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
@@ -28,7 +27,9 @@ import (
 	"github.com/failover-webhook/failover-webhook/pkg/namespaces"
 	"github.com/failover-webhook/failover-webhook/pkg/policy"
 	"github.com/failover-webhook/failover-webhook/pkg/report"
+	"github.com/failover-webhook/failover-webhook/pkg/rules"
 	"github.com/failover-webhook/failover-webhook/pkg/validate"
+	"github.com/failover-webhook/failover-webhook/pkg/verdict"
 )
 
 // DefaultChunkSize is how many objects one list request returns, as
@@ -241,7 +242,8 @@ func (a *auditor) destinationRule(dr client.Object) error {
 		fix = patchCommand(dr, out.Violations)
 	}
 	for _, f := range out.Findings {
-		if fix != "" && isViolation(f, out) {
+		// The command goes with the first finding it repairs.
+		if fix != "" && f.Rule == rules.FailoverWithoutOutlierDetection {
 			f.Fix, fix = fix, ""
 		}
 		if err := a.write(f); err != nil {
@@ -251,19 +253,10 @@ func (a *auditor) destinationRule(dr client.Object) error {
 	return nil
 }
 
-func isViolation(f policy.Finding, out policy.Outcome) bool {
-	for _, v := range out.Violations {
-		if v.Field == f.Field && v.ErrorBody() == f.Message {
-			return true
-		}
-	}
-	return false
-}
-
 // patchCommand returns a kubectl command adding the example
 // outlierDetection wherever the violations need one. It is printed, never
 // run: a DestinationRule's source of truth is usually a repository.
-func patchCommand(dr client.Object, violations field.ErrorList) string {
+func patchCommand(dr client.Object, violations []verdict.Entry) string {
 	value, err := yaml.YAMLToJSON([]byte(validate.ExampleOutlierDetection))
 	if err != nil {
 		return ""
@@ -271,8 +264,8 @@ func patchCommand(dr client.Object, violations field.ErrorList) string {
 	var ops []string
 	seen := map[string]bool{}
 	for _, v := range violations {
-		path, ok := policy.OutlierDetectionPath(v.Field)
-		if !ok || seen[path] {
+		path := v.Fix
+		if path == "" || seen[path] {
 			continue
 		}
 		seen[path] = true

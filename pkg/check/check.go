@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"github.com/failover-webhook/failover-webhook/pkg/kinds"
+	"github.com/failover-webhook/failover-webhook/pkg/fieldpos"
 	"github.com/failover-webhook/failover-webhook/pkg/manifest"
 	"github.com/failover-webhook/failover-webhook/pkg/mode"
 	"github.com/failover-webhook/failover-webhook/pkg/mutate"
@@ -298,13 +299,37 @@ func (r *run) judge(doc manifest.Document, obj manifest.Object, into client.Obje
 		r.skip(doc, obj.Item, "%s %s/%s: namespace %s is excluded from the webhook", obj.GVK.Kind, into.GetNamespace(), into.GetName(), into.GetNamespace())
 		return out, false, nil
 	}
-	for _, f := range out.Findings {
-		f.File, f.Doc, f.Line = doc.Source, doc.Index, doc.Line
+	// The document's text is parsed for positions once, and only when it
+	// has findings. It decoded, so it parses; if it ever did not, findings
+	// fall back to the document's first line.
+	var positions *fieldpos.Document
+	for i, f := range out.Findings {
+		if i == 0 {
+			positions, _ = fieldpos.Parse(doc.Data)
+		}
+		f.File, f.Doc = doc.Source, doc.Index
+		f.Line, f.Column = locate(positions, doc, obj.Item, f.Field)
 		if err := r.out.Finding(f); err != nil {
 			return out, false, err
 		}
 	}
 	return out, true, nil
+}
+
+// locate returns the line and column, in the file, of the field at path of
+// the object (item of a List, from 1; 0 for the document itself).
+func locate(positions *fieldpos.Document, doc manifest.Document, item int, path string) (line, column int) {
+	if positions == nil {
+		return doc.Line, 1
+	}
+	if item > 0 {
+		path = fmt.Sprintf("items[%d].%s", item-1, path)
+	}
+	pos, _, err := positions.Locate(path)
+	if err != nil || pos.Line == 0 {
+		return doc.Line, 1
+	}
+	return doc.Line + pos.Line - 1, pos.Column
 }
 
 var serviceGVK = corev1.SchemeGroupVersion.WithKind("Service")

@@ -45,26 +45,26 @@ func TestModes(t *testing.T) {
 		wantLine   string // a phrase of the only finding; "" for none
 	}{
 		"a namespace without a Namespace object is enforced": {
-			input: violating, wantDenied: 1, wantLine: "failoverPriority: Forbidden: ",
+			input: violating, wantDenied: 1, wantLine: "FW101 spec.trafficPolicy.loadBalancer.localityLbSetting.failoverPriority: error: locality failover",
 		},
 		"a Namespace object later in the input still sets the mode": {
 			input:    violating + "---\n" + namespace("sample", "warn"),
-			wantLine: "failoverPriority: warning: Forbidden: ",
+			wantLine: "failoverPriority: warning: locality failover",
 		},
 		"--namespace-mode overrides the Namespace object": {
 			input:      violating + "---\n" + namespace("sample", "warn"),
 			opts:       func(o *check.Options) { o.NamespaceModes = map[string]mode.Mode{"sample": mode.Enforce} },
-			wantDenied: 1, wantLine: "failoverPriority: Forbidden: ",
+			wantDenied: 1, wantLine: "FW101 spec.trafficPolicy.loadBalancer.localityLbSetting.failoverPriority: error: locality failover",
 		},
 		"--default-mode applies where nothing sets a mode": {
 			input:    violating,
 			opts:     func(o *check.Options) { o.DefaultMode = mode.Audit },
-			wantLine: "failoverPriority: audit: Forbidden: ",
+			wantLine: "failoverPriority: audit: locality failover",
 		},
 		"--default-mode does not override a Namespace's label": {
 			input:      violating + "---\n" + namespace("sample", "enforce"),
 			opts:       func(o *check.Options) { o.DefaultMode = mode.Off },
-			wantDenied: 1, wantLine: "failoverPriority: Forbidden: ",
+			wantDenied: 1, wantLine: "FW101 spec.trafficPolicy.loadBalancer.localityLbSetting.failoverPriority: error: locality failover",
 		},
 		"off reports nothing": {
 			input: violating, opts: func(o *check.Options) { o.DefaultMode = mode.Off },
@@ -116,7 +116,7 @@ func TestInputErrors(t *testing.T) {
 		if !errors.As(err, &input) || input.Invalid != 1 || err.Error() != "1 document could not be read" {
 			t.Errorf("error %v, want an *InputError counting 1 document", err)
 		}
-		if summary.Denied != 1 || !strings.Contains(out.String(), "<stdin>:2 DestinationRule sample/helloworld") {
+		if summary.Denied != 1 || !strings.Contains(out.String(), "<stdin>:13:9 DestinationRule sample/helloworld") {
 			t.Errorf("the document after the error was not judged: %+v\n%s", summary, out.String())
 		}
 		if !strings.HasPrefix(errOut.String(), "<stdin>:1: yaml: mapping values are not allowed in this context (document 1)\n") {

@@ -4,6 +4,7 @@ import (
 	"slices"
 
 	"github.com/failover-webhook/failover-webhook/pkg/policy"
+	"github.com/failover-webhook/failover-webhook/pkg/rules"
 )
 
 // Options configures Compare.
@@ -36,7 +37,8 @@ func (c *comparison) excluded(namespace string) bool {
 	return slices.Contains(c.opts.Excluded, namespace)
 }
 
-func (c *comparison) add(f policy.Finding, clusters []int) {
+func (c *comparison) add(rule rules.ID, f policy.Finding, clusters []int) {
+	f.Rule = rule
 	f.Severity = policy.Drift
 	f.Clusters = c.names(clusters)
 	c.findings = append(c.findings, f)

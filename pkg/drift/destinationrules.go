@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/failover-webhook/failover-webhook/pkg/policy"
+	"github.com/failover-webhook/failover-webhook/pkg/rules"
 	"github.com/failover-webhook/failover-webhook/pkg/validate"
 )
 
@@ -73,12 +74,12 @@ func ruleName(dr *DestinationRule) string { return dr.Namespace + "/" + dr.Name 
 // rules holds them (at most one per cluster). others, when set, are all
 // the DestinationRules of each cluster for the host, to name in the
 // message where this one is missing.
-func (c *comparison) compareRules(host string, rules []ruleIn, others [][]*DestinationRule) {
-	first := rules[0].rule
+func (c *comparison) compareRules(host string, found []ruleIn, others [][]*DestinationRule) {
+	first := found[0].rule
 	finding := policy.Finding{Kind: policy.DestinationRuleKind, Namespace: first.Namespace, Name: first.Name}
 	var present, missing []int
 	ruleOf := map[int]*DestinationRule{}
-	for _, r := range rules {
+	for _, r := range found {
 		ruleOf[r.cluster] = r.rule
 	}
 	for i := range c.snaps {
@@ -112,7 +113,7 @@ func (c *comparison) compareRules(host string, rules []ruleIn, others [][]*Desti
 				host, c.list(present), c.describe(present, func(i int) string { return ruleName(ruleOf[i]) }), c.list(missing), elsewhere)
 		}
 		f.Message += ": the waypoints there apply another, or Istio's default, failover and outlier detection to the host; apply the same DestinationRule in every cluster"
-		c.add(f, allIndexes(len(c.snaps)))
+		c.add(rules.RuleMissingInCluster, f, allIndexes(len(c.snaps)))
 	}
 	if len(present) < 2 {
 		return
@@ -223,7 +224,7 @@ func (c *comparison) compareEffective(finding policy.Finding, host string, prese
 		f.Field = "spec.subsets"
 		f.Message = fmt.Sprintf("host %s: subset %q is defined in %s but not in %s: traffic routed to the subset finds no destination there, and failover between the clusters has nothing to fail over to",
 			host, name, c.list(has), c.list(lacks))
-		c.add(f, present)
+		c.add(rules.SubsetMissingInCluster, f, present)
 	}
 
 	if len(common)*len(ports) > validate.MaxScopes {
@@ -231,7 +232,7 @@ func (c *comparison) compareEffective(finding policy.Finding, host string, prese
 		f.Field = "spec"
 		f.Message = fmt.Sprintf("host %s: %d subsets × %d ports are too many scopes to compare one by one (at most %d); compare the DestinationRules' specs instead",
 			host, len(common), len(ports), validate.MaxScopes)
-		c.add(f, present)
+		c.add(rules.TooManyScopesToCompare, f, present)
 		return
 	}
 	for _, a := range aspects {
@@ -283,5 +284,5 @@ func (c *comparison) compareAspect(finding policy.Finding, host string, present 
 	f.Message = fmt.Sprintf("host %s: the effective %s differs for %s%s: %s: %s; apply the same DestinationRule in every cluster",
 		host, a.name, strings.Join(listed, ", "), more,
 		c.describe(present, func(i int) string { return sample[i].String() }), a.why)
-	c.add(f, present)
+	c.add(rules.EffectivePolicyDiffers, f, present)
 }

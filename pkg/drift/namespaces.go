@@ -9,6 +9,7 @@ import (
 	"github.com/failover-webhook/failover-webhook/pkg/keys"
 	"github.com/failover-webhook/failover-webhook/pkg/mode"
 	"github.com/failover-webhook/failover-webhook/pkg/policy"
+	"github.com/failover-webhook/failover-webhook/pkg/rules"
 )
 
 // namespaces reports namespaces in different enforcement modes.
@@ -51,7 +52,7 @@ func (c *comparison) namespaces() {
 				fixes = append(fixes, c.command(i, "kubectl", fmt.Sprintf("label namespace %s %s=%s --overwrite", ns, keys.Enforcement, strictest)))
 			}
 		}
-		c.add(policy.Finding{
+		c.add(rules.ModeDiffers, policy.Finding{
 			Kind: policy.NamespaceKind, Name: ns, Field: labelPath(keys.Enforcement),
 			Message: fmt.Sprintf("enforcement mode differs: %s: a DestinationRule the webhook denies in one cluster is admitted in another, so a rule without outlier detection reaches some clusters only",
 				c.describe(present, func(i int) string { return string(modeOf(i)) })),

@@ -10,6 +10,7 @@ import (
 
 	"github.com/failover-webhook/failover-webhook/pkg/keys"
 	"github.com/failover-webhook/failover-webhook/pkg/policy"
+	"github.com/failover-webhook/failover-webhook/pkg/rules"
 )
 
 // service is a Service that takes part in failover in some cluster, with
@@ -78,7 +79,7 @@ func (c *comparison) compareService(svc service) {
 		f.Field = "metadata.name"
 		f.Message = fmt.Sprintf("the Service %s.%s exists in %s but not in %s: failover needs the Service, with the same labels, in every cluster; create it there as it is in %s",
 			key.Name, key.Namespace, c.list(present), c.list(missing), c.snaps[present[0]].Cluster)
-		c.add(f, allIndexes(len(c.snaps)))
+		c.add(rules.ServiceMissingInCluster, f, allIndexes(len(c.snaps)))
 	}
 	if len(present) < 2 {
 		return
@@ -107,7 +108,7 @@ func (c *comparison) compareLabel(finding policy.Finding, present []int, labelsI
 	finding.Field = labelPath(key)
 	finding.Message = fmt.Sprintf("%s: %s", c.describe(present, func(i int) string { return labelValue(labelsIn(i), key) }), why)
 	finding.Fix = strings.Join(fixes, "; ")
-	c.add(finding, present)
+	c.add(rules.LabelDiffers, finding, present)
 }
 
 // compareWaypoint reports a Service whose traffic goes through differently
@@ -166,5 +167,5 @@ func (c *comparison) compareWaypoint(finding policy.Finding, present []int) {
 	finding.Message = fmt.Sprintf("the Service's traffic goes through %s: ambient multicluster needs the same waypoint, by name, in every cluster, and the waypoint is what applies the DestinationRule's failover policy",
 		c.describe(present, render))
 	finding.Fix = strings.Join(fixes, "; ")
-	c.add(finding, present)
+	c.add(rules.WaypointDiffers, finding, present)
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/failover-webhook/failover-webhook/pkg/keys"
 	"github.com/failover-webhook/failover-webhook/pkg/policy"
+	"github.com/failover-webhook/failover-webhook/pkg/rules"
 )
 
 // waypoints reports waypoints used by the Services of services that are
@@ -81,7 +82,7 @@ func (c *comparison) waypoints(services []service) {
 				fixes = append(fixes, c.command(i, "istioctl", fmt.Sprintf("waypoint apply -n %s --name %s --for service", w.Namespace, w.Name)))
 			}
 			f.Fix = strings.Join(fixes, "; ")
-			c.add(f, in)
+			c.add(rules.WaypointMissing, f, in)
 		}
 		if len(notGlobal) > 0 {
 			f := finding
@@ -94,7 +95,7 @@ func (c *comparison) waypoints(services []service) {
 				fixes = append(fixes, c.command(i, "kubectl", fmt.Sprintf("label gateways.gateway.networking.k8s.io %s -n %s %s=%s --overwrite", gw, w.Namespace, keys.Global, keys.GlobalValue)))
 			}
 			f.Fix = strings.Join(fixes, "; ")
-			c.add(f, found)
+			c.add(rules.WaypointServiceNotGlobal, f, found)
 		}
 		if len(noDeployment)+len(notReady) > 0 {
 			var read []int
@@ -115,7 +116,7 @@ func (c *comparison) waypoints(services []service) {
 				}
 				return fmt.Sprintf("%d of %d replicas ready", d.Ready, d.Desired)
 			}
-			c.add(policy.Finding{
+			c.add(rules.WaypointNotReady, policy.Finding{
 				Kind: policy.DeploymentKind, Namespace: w.Namespace, Name: name, Field: "status.readyReplicas",
 				Message: fmt.Sprintf("waypoint %q (used by %s): %s: traffic through the waypoint fails in %s until it runs a ready replica",
 					w.Name, usedBy, c.describe(read, state), c.list(slices.Sorted(slices.Values(append(noDeployment, notReady...))))),

@@ -62,8 +62,9 @@ func (d *Document) Locate(path string) (pos Position, exact bool, err error) {
 			if s.index >= 0 {
 				name = strconv.Itoa(s.index)
 			}
+			snake := snakeCase(name)
 			for i := 0; i+1 < len(node.Content); i += 2 {
-				if node.Content[i].Value == name {
+				if k := node.Content[i].Value; k == name || k == snake {
 					key, value = node.Content[i], node.Content[i+1]
 					break
 				}
@@ -130,4 +131,21 @@ func parsePath(path string) ([]step, error) {
 		return nil, fmt.Errorf("empty field path")
 	}
 	return steps, nil
+}
+
+// snakeCase returns the snake_case spelling of a camelCase field name
+// (trafficPolicy → traffic_policy): Istio's decoder reads both, so a
+// DestinationRule may spell its fields either way.
+func snakeCase(name string) string {
+	var b strings.Builder
+	for i, r := range name {
+		if r >= 'A' && r <= 'Z' {
+			if i > 0 {
+				b.WriteByte('_')
+			}
+			r += 'a' - 'A'
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }

@@ -66,6 +66,11 @@ func TestLocate(t *testing.T) {
 		"an index past the end points at the sequence": {
 			doc: destinationRule, path: spec.Child("subsets").Index(7).String(), want: Position{13, 3},
 		},
+		"snake_case fields, which Istio reads too, are found by their camelCase path": {
+			doc:  "spec:\n  traffic_policy:\n    load_balancer:\n      locality_lb_setting: {failover_priority: [x]}\n",
+			path: spec.Child("trafficPolicy", "loadBalancer", "localityLbSetting", "failoverPriority").String(),
+			want: Position{4, 29}, wantExact: true,
+		},
 		"JSON documents give their positions too": {
 			doc: destinationRuleJSON, path: spec.Child("trafficPolicy", "loadBalancer", "localityLbSetting", "failover").String(),
 			want: Position{4, 62}, wantExact: true,

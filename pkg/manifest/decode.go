@@ -17,6 +17,9 @@ type Document struct {
 	Source string
 	Index  int
 	Line   int
+	// Data is the document's text as read, starting on Line, for finding
+	// where a field sits (pkg/fieldpos).
+	Data []byte
 	// Objects are the document itself, or the items of a List.
 	Objects []Object
 	// Notes say what in the document was skipped and why: an empty
@@ -41,7 +44,7 @@ type Object struct {
 // else is not an error but a note. A document that is not valid YAML or
 // JSON is a *SyntaxError naming the line of the source.
 func (c Chunk) Decode() (Document, error) {
-	doc := Document{Source: c.Source, Index: c.Index, Line: c.Line}
+	doc := Document{Source: c.Source, Index: c.Index, Line: c.Line, Data: c.Data}
 	if c.Err != nil {
 		return doc, c.Err
 	}

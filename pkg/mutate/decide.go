@@ -10,8 +10,11 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/failover-webhook/failover-webhook/pkg/keys"
+	"github.com/failover-webhook/failover-webhook/pkg/rules"
+	"github.com/failover-webhook/failover-webhook/pkg/verdict"
 )
 
 // Input is everything a mutation decision depends on.
@@ -34,8 +37,9 @@ type Result struct {
 	// Changed, the input otherwise.
 	Service *corev1.Service
 	Changed bool
-	// Warnings are returned to the client as admission warnings.
-	Warnings []string
+	// Warnings explain what the rules did or could not do
+	// (verdict.Notice entries about metadata.labels).
+	Warnings []verdict.Entry
 }
 
 // Decide applies the Service rules to in.Service.
@@ -45,7 +49,7 @@ func Decide(in Input) Result {
 	switch {
 	case svc.Labels[keys.GatewayManaged] == keys.ManagedByEastWestController:
 		if optedIn(svc) {
-			d.warn("east-west gateway Services are left alone: they carry cross-network traffic for every global Service and must not be routed through a waypoint; remove the %s=%s label from it", keys.Trigger, keys.TriggerValue)
+			d.warn(rules.EastWestGatewayUntouched, "east-west gateway Services are left alone: they carry cross-network traffic for every global Service and must not be routed through a waypoint; remove the %s=%s label from it", keys.Trigger, keys.TriggerValue)
 		}
 		return Result{Service: in.Service, Warnings: d.warnings}
 	case optedIn(svc):
@@ -72,11 +76,14 @@ type decision struct {
 	in       Input
 	svc      *corev1.Service
 	changed  bool
-	warnings []string
+	warnings []verdict.Entry
 }
 
-func (d *decision) warn(format string, args ...any) {
-	d.warnings = append(d.warnings, fmt.Sprintf(format, args...))
+// labelsPath is the field every Service warning is about.
+var labelsPath = field.NewPath("metadata", "labels")
+
+func (d *decision) warn(rule rules.ID, format string, args ...any) {
+	d.warnings = append(d.warnings, verdict.New(rule, verdict.Notice, labelsPath, format, args...))
 }
 
 // optIn sets the labels an opted-in Service needs and records which ones the
@@ -97,7 +104,7 @@ func (d *decision) optIn() {
 		d.setLabel(keys.Global, keys.GlobalValue)
 		managed[keys.Global] = true
 	} else if v != keys.GlobalValue {
-		d.warn("label %s=%q changed to %q: Istio shares a Service's endpoints across clusters only when the value is exactly %q", keys.Global, v, keys.GlobalValue, keys.GlobalValue)
+		d.warn(rules.GlobalValueReplaced, "label %s=%q changed to %q: Istio shares a Service's endpoints across clusters only when the value is exactly %q", keys.Global, v, keys.GlobalValue, keys.GlobalValue)
 		d.setLabel(keys.Global, keys.GlobalValue)
 		managed[keys.Global] = true
 	}
@@ -119,7 +126,7 @@ func (d *decision) chooseWaypoint(managed map[string]bool) {
 			// Istio's fetchWaypointForTarget takes an empty name as a
 			// waypoint that is not ready, and does not fall back to the
 			// namespace's label.
-			d.warn("%s is empty on the Service: Istio takes it as a waypoint named \"\" that never becomes ready, and does not fall back to the namespace's label, so no waypoint serves this Service; set it to a waypoint name, or remove it", keys.UseWaypoint)
+			d.warn(rules.EmptyWaypoint, "%s is empty on the Service: Istio takes it as a waypoint named \"\" that never becomes ready, and does not fall back to the namespace's label, so no waypoint serves this Service; set it to a waypoint name, or remove it", keys.UseWaypoint)
 		}
 		return
 	}
@@ -171,11 +178,11 @@ func (d *decision) chooseWaypoint(managed map[string]bool) {
 // use-waypoint-namespace label now binds it to another namespace's
 // waypoint than it had before the webhook added use-waypoint.
 func (d *decision) warnOwnWaypointNamespace(namespace, waypoint, alone string) {
-	d.warn("the Service's own %s=%s now takes effect, because Istio reads it together with %s: the Service is bound to waypoint %s/%s, where the namespace's labels alone would have given %s; remove %s if that is not meant", keys.UseWaypointNamespace, namespace, keys.UseWaypoint, namespace, waypoint, alone, keys.UseWaypointNamespace)
+	d.warn(rules.WaypointNamespaceApplies, "the Service's own %s=%s now takes effect, because Istio reads it together with %s: the Service is bound to waypoint %s/%s, where the namespace's labels alone would have given %s; remove %s if that is not meant", keys.UseWaypointNamespace, namespace, keys.UseWaypoint, namespace, waypoint, alone, keys.UseWaypointNamespace)
 }
 
 func (d *decision) warnNoWaypoint(where string) {
-	d.warn("%s=%s on %s: no waypoint serves this Service, so the locality failover of its DestinationRule is not enforced; set %s to a waypoint name to enable it", keys.UseWaypoint, keys.NoWaypoint, where, keys.UseWaypoint)
+	d.warn(rules.NoWaypoint, "%s=%s on %s: no waypoint serves this Service, so the locality failover of its DestinationRule is not enforced; set %s to a waypoint name to enable it", keys.UseWaypoint, keys.NoWaypoint, where, keys.UseWaypoint)
 }
 
 // optOut takes back the labels the webhook set, once the Service no longer

@@ -328,8 +328,8 @@ func TestDecide(t *testing.T) {
 				t.Fatalf("warnings = %q, want %d matching %q", got.Warnings, len(tc.wantWarnings), tc.wantWarnings)
 			}
 			for i, w := range tc.wantWarnings {
-				if !strings.Contains(got.Warnings[i], w) {
-					t.Errorf("warning %q lacks %q", got.Warnings[i], w)
+				if !strings.Contains(got.Warnings[i].String(), w) {
+					t.Errorf("warning %q lacks %q", got.Warnings[i].String(), w)
 				}
 			}
 			if !maps.Equal(in.Service.Labels, before.Labels) || !maps.Equal(in.Service.Annotations, before.Annotations) {

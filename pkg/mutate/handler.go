@@ -5,18 +5,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http"
 
-	admissionv1 "k8s.io/api/admission/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
-	"sigs.k8s.io/controller-runtime/pkg/log"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"github.com/failover-webhook/failover-webhook/pkg/admit"
 	"github.com/failover-webhook/failover-webhook/pkg/metrics"
-	"github.com/failover-webhook/failover-webhook/pkg/mode"
 	"github.com/failover-webhook/failover-webhook/pkg/namespaces"
 )
 
@@ -25,64 +21,44 @@ const Path = "/mutate-service"
 
 var serviceResource = corev1.SchemeGroupVersion.WithResource("services")
 
-// Handler adapts Decide to admission requests.
+// Handler is the mutating webhook: the shared admission skeleton with
+// Service decoding and Admit.
 type Handler struct {
-	namespaces      namespaces.LabelGetter
+	admit.Handler[*corev1.Service]
 	defaultWaypoint string
 }
-
-var _ admission.Handler = &Handler{}
 
 // NewHandler returns a Handler reading namespace labels from ns and using
 // defaultWaypoint when neither a Service nor its namespace names one.
 func NewHandler(ns namespaces.LabelGetter, defaultWaypoint string) *Handler {
-	return &Handler{namespaces: ns, defaultWaypoint: defaultWaypoint}
+	h := &Handler{defaultWaypoint: defaultWaypoint}
+	h.Handler = admit.NewHandler(ns, admit.Policy[*corev1.Service]{
+		Webhook:       metrics.WebhookMutate,
+		Configuration: "mutating",
+		Kind:          serviceKind.GroupKind(),
+		Resources:     []schema.GroupVersionResource{serviceResource},
+		Decode:        decode,
+		Decide:        h.decide,
+	})
+	return h
 }
 
-// Handle implements admission.Handler.
-func (h *Handler) Handle(ctx context.Context, req admission.Request) (resp admission.Response) {
-	nsMode := ""
-	defer func() {
-		metrics.RecordDecision(metrics.WebhookMutate, admit.Outcome(resp), nsMode, admit.IsDryRun(req))
-	}()
-
-	if bad := admit.CheckResource(req, "mutating", serviceResource); bad != nil {
-		return *bad
-	}
-	if req.Operation != admissionv1.Create && req.Operation != admissionv1.Update {
-		return admission.Allowed(fmt.Sprintf("operation %s is not mutated", req.Operation))
-	}
-
-	svc, err := h.decode(req.Object)
-	if err != nil {
-		return admission.Errored(http.StatusBadRequest, fmt.Errorf("decoding the Service in the admission request: %w", err))
-	}
-	var old *corev1.Service
-	if req.Operation == admissionv1.Update {
-		if old, err = h.decode(req.OldObject); err != nil {
-			return admission.Errored(http.StatusBadRequest, fmt.Errorf("decoding the old Service in the admission request: %w", err))
-		}
-	}
-
-	nsLabels, err := h.namespaces.NamespaceLabels(ctx, req.Namespace)
-	if err != nil {
-		return admission.Errored(http.StatusInternalServerError, err)
+func (h *Handler) decide(_ context.Context, req admission.Request, svc, old *corev1.Service, nsLabels map[string]string) (admit.Decision, error) {
+	if svc.Namespace == "" {
+		// The API server sends the namespace beside the object when the
+		// client left it out.
+		svc.Namespace = req.Namespace
 	}
 	res := Admit(Input{Service: svc, OldService: old, NamespaceLabels: nsLabels, DefaultWaypoint: h.defaultWaypoint})
-	nsMode = string(res.Mode)
-	if res.Mode == mode.Off {
-		return admission.Allowed("namespace mode is off")
-	}
-	warnings := res.AllWarnings()
+	d := admit.Decision{Verdict: res.Verdict, Name: svc.Name}
 	if !res.Changed {
-		return admission.Allowed("").WithWarnings(warnings...)
+		return d, nil
 	}
-	original, mutated, err := patchDocuments(svc, res.Service)
-	if err != nil {
-		return admission.Errored(http.StatusInternalServerError, fmt.Errorf("encoding the Service's labels: %w", err))
+	var err error
+	if d.Original, d.Mutated, err = patchDocuments(svc, res.Service); err != nil {
+		return d, fmt.Errorf("encoding the Service's labels: %w", err)
 	}
-	log.FromContext(ctx).V(1).Info("mutating Service", "namespace", req.Namespace, "name", req.Name, "operation", req.Operation)
-	return admission.PatchResponseFromRaw(original, mutated).WithWarnings(warnings...)
+	return d, nil
 }
 
 // patchDocuments returns the two documents PatchResponseFromRaw diffs into
@@ -153,13 +129,10 @@ type serviceMetadata struct {
 }
 
 // decode returns the Service of an admission request, with only the
-// metadata the rules read.
-func (h *Handler) decode(raw runtime.RawExtension) (*corev1.Service, error) {
-	if len(raw.Raw) == 0 {
-		return nil, fmt.Errorf("the admission request has no object to mutate")
-	}
+// metadata the rules read. Services have one version.
+func decode(raw []byte, _ string) (*corev1.Service, error) {
 	var in serviceMetadata
-	if err := admit.DecodeInto(raw.Raw, serviceKind, &in); err != nil {
+	if err := admit.DecodeInto(raw, serviceKind, &in); err != nil {
 		return nil, err
 	}
 	m := in.Metadata

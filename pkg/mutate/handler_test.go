@@ -1,9 +1,7 @@
 package mutate_test
 
 import (
-	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"maps"
 	"net/http"
@@ -488,136 +486,33 @@ func TestMutateHandlerAnswersV1beta1Reviews(t *testing.T) {
 	}
 }
 
-// failingNamespaces is a LabelGetter whose lookups always fail.
-type failingNamespaces struct{}
-
-func (failingNamespaces) NamespaceLabels(_ context.Context, name string) (map[string]string, error) {
-	return nil, fmt.Errorf("reading labels of namespace %q: %w", name, errors.New("the cache is not synced"))
-}
-
-func TestMutateHandlerRejectsBadRequests(t *testing.T) {
-	oversized := review{object: serviceJSON(`{"name":"helloworld","labels":{"failover":"cluster"},"annotations":{"padding":"` +
-		strings.Repeat("x", 7*1024*1024) + `"}}`)}
+// TestMutateHandlerRejectsBadServices holds the Service-specific decoding
+// errors; pkg/admit's TestHandlersRejectBadRequests sends both webhooks the
+// malformed requests they share.
+func TestMutateHandlerRejectsBadServices(t *testing.T) {
 	tests := map[string]struct {
-		namespaces  namespaces.LabelGetter
-		contentType string
-		body        []byte
-		review      *review
-
-		wantCode    int32
+		review      review
 		wantMessage string
 	}{
-		"an empty body": {
-			wantCode: http.StatusBadRequest, wantMessage: "request body is empty",
-		},
-		"a text/plain content type": {
-			contentType: "text/plain",
-			review:      &review{object: helloworldService},
-			wantCode:    http.StatusBadRequest, wantMessage: "contentType=text/plain, expected application/json",
-		},
-		"no content type": {
-			contentType: "-",
-			review:      &review{object: helloworldService},
-			wantCode:    http.StatusBadRequest, wantMessage: "expected application/json",
-		},
-		"binary garbage": {
-			body:     []byte("\x00\x01not json{"),
-			wantCode: http.StatusBadRequest, wantMessage: "control characters are not allowed",
-		},
-		"truncated JSON": {
-			body:     []byte(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":`),
-			wantCode: http.StatusBadRequest, wantMessage: "unexpected end of JSON input",
-		},
-		"a review without a request": {
-			body:     []byte(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview"}`),
-			wantCode: http.StatusBadRequest, wantMessage: "not a request without a resource",
-		},
 		"a Pod sent as a Service": {
-			review:   &review{object: `{"apiVersion":"v1","kind":"Pod","metadata":{"name":"helloworld","labels":{"failover":"cluster"}},"spec":{"containers":[{"name":"c","image":"i"}]}}`},
-			wantCode: http.StatusBadRequest, wantMessage: "Pod",
-		},
-		"a review for configmaps": {
-			review: &review{resource: "configmaps", kind: "ConfigMap",
-				object: `{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"helloworld","labels":{"failover":"cluster"}}}`},
-			wantCode: http.StatusBadRequest, wantMessage: "admits v1/services, not v1/configmaps",
+			review:      review{object: `{"apiVersion":"v1","kind":"Pod","metadata":{"name":"helloworld","labels":{"failover":"cluster"}},"spec":{"containers":[{"name":"c","image":"i"}]}}`},
+			wantMessage: "the object is a v1 Pod, want v1 Service",
 		},
 		"a review for services of another API group": {
-			review:   &review{group: "serving.knative.dev", object: helloworldService},
-			wantCode: http.StatusBadRequest, wantMessage: "not services.serving.knative.dev/v1",
-		},
-		"an object without kind": {
-			review:   &review{object: `{"apiVersion":"v1","metadata":{"name":"helloworld","labels":{"failover":"cluster"}}}`},
-			wantCode: http.StatusBadRequest, wantMessage: "kind",
-		},
-		"an object that is a JSON string": {
-			review:   &review{object: `"a Service"`},
-			wantCode: http.StatusBadRequest, wantMessage: "decoding the Service",
-		},
-		"an object that is null": {
-			review:   &review{object: `null`},
-			wantCode: http.StatusBadRequest, wantMessage: "decoding the Service",
+			review:      review{group: "serving.knative.dev", object: helloworldService},
+			wantMessage: "not services.serving.knative.dev/v1",
 		},
 		"a label of the wrong type": {
-			review:   &review{object: serviceJSON(`{"name":"helloworld","labels":{"failover":true}}`)},
-			wantCode: http.StatusBadRequest, wantMessage: "decoding the Service",
-		},
-		"an update without the old object": {
-			review:   &review{operation: "UPDATE", object: helloworldService},
-			wantCode: http.StatusBadRequest, wantMessage: "decoding the old Service",
-		},
-		"a body over 7 MiB": {
-			review:   &oversized,
-			wantCode: http.StatusRequestEntityTooLarge, wantMessage: "request entity is too large",
-		},
-		"a namespace whose labels cannot be read": {
-			namespaces: failingNamespaces{},
-			review:     &review{object: helloworldService},
-			wantCode:   http.StatusInternalServerError, wantMessage: `reading labels of namespace "sample": the cache is not synced`,
+			review:      review{object: serviceJSON(`{"name":"helloworld","labels":{"failover":true}}`)},
+			wantMessage: "decoding the Service",
 		},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			ns := tc.namespaces
-			if ns == nil {
-				ns = namespaces.Static{}
-			}
-			srv := newServer(t, ns)
-			body := tc.body
-			if tc.review != nil {
-				body = tc.review.body(t)
-			}
-			contentType := "application/json"
-			switch tc.contentType {
-			case "-":
-				contentType = ""
-			case "":
-			default:
-				contentType = tc.contentType
-			}
-			resp := post(t, srv, contentType, body).Response
-			checkError(t, resp, tc.wantCode, tc.wantMessage)
+			srv := newServer(t, namespaces.Static{})
+			resp := post(t, srv, "application/json", tc.review.body(t)).Response
+			admissiontest.CheckError(t, resp, http.StatusBadRequest, tc.wantMessage)
 		})
-	}
-}
-
-// checkError checks an error answer: never allowed, never a patch, and a
-// status saying what was wrong.
-func checkError(t testing.TB, resp *admissionv1.AdmissionResponse, wantCode int32, wantMessage string) {
-	t.Helper()
-	if resp.Allowed {
-		t.Errorf("allowed, want an error %d %q", wantCode, wantMessage)
-	}
-	if len(resp.Patch) > 0 {
-		t.Errorf("an error carries a patch: %s", resp.Patch)
-	}
-	if resp.Result == nil {
-		t.Fatalf("no status, want code %d", wantCode)
-	}
-	if resp.Result.Code != wantCode {
-		t.Errorf("status code = %d, want %d (message %q)", resp.Result.Code, wantCode, resp.Result.Message)
-	}
-	if resp.Result.Message == "" || !strings.Contains(resp.Result.Message, wantMessage) {
-		t.Errorf("message = %q, want it to contain %q", resp.Result.Message, wantMessage)
 	}
 }
 

@@ -12,13 +12,14 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/apimachinery/pkg/util/validation/field"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/failover-webhook/failover-webhook/pkg/keys"
 	"github.com/failover-webhook/failover-webhook/pkg/mode"
 	"github.com/failover-webhook/failover-webhook/pkg/mutate"
+	"github.com/failover-webhook/failover-webhook/pkg/rules"
 	"github.com/failover-webhook/failover-webhook/pkg/validate"
+	"github.com/failover-webhook/failover-webhook/pkg/verdict"
 )
 
 // Severity says what a finding means for the object at admission.
@@ -43,12 +44,15 @@ const (
 
 // Finding is one thing the webhook says or does about one object.
 type Finding struct {
-	// File, Doc and Line place an object read from manifests: the file,
-	// the document's position in it (from 1) and the line it starts on.
-	// They are empty for objects read from a cluster.
-	File string `json:"file,omitempty"`
-	Doc  int    `json:"doc,omitempty"`
-	Line int    `json:"line,omitempty"`
+	// File, Doc, Line and Column place a finding about an object read
+	// from manifests: the file, the document's position in it (from 1),
+	// and the line and column of the offending field in the file (of the
+	// deepest part of its path the file holds, when the fix would add the
+	// field). They are empty for objects read from a cluster.
+	File   string `json:"file,omitempty"`
+	Doc    int    `json:"doc,omitempty"`
+	Line   int    `json:"line,omitempty"`
+	Column int    `json:"column,omitempty"`
 	// Cluster names the cluster an object was read from when several
 	// clusters are audited at once.
 	Cluster string `json:"cluster,omitempty"`
@@ -58,6 +62,7 @@ type Finding struct {
 	Kind      string   `json:"kind"`
 	Namespace string   `json:"namespace"`
 	Name      string   `json:"name"`
+	Rule      rules.ID `json:"rule"`
 	Field     string   `json:"field"`
 	Severity  Severity `json:"severity"`
 	Message   string   `json:"message"`
@@ -145,7 +150,7 @@ type Outcome struct {
 	Mutated *corev1.Service
 	// Violations are a DestinationRule's violations of the rule, whatever
 	// the mode made of them; nil in mode off.
-	Violations field.ErrorList
+	Violations []verdict.Entry
 	// Mode is the object's namespace's mode; empty when Excluded.
 	Mode mode.Mode
 	// Excluded: the webhook never sees the object's namespace.
@@ -159,76 +164,63 @@ func (e Evaluator) Service(svc *corev1.Service) Outcome {
 		return Outcome{Excluded: true}
 	}
 	adm := mutate.Admit(mutate.Input{Service: svc, NamespaceLabels: e.Namespaces.LabelsOf(svc.Namespace), DefaultWaypoint: e.DefaultWaypoint})
-	out := Outcome{Mode: adm.Mode}
-	add := func(field string, sev Severity, msg string) {
-		out.Findings = append(out.Findings, newFinding(ServiceKind, svc, field, sev, msg))
-	}
+	out := Outcome{Mode: adm.Verdict.Mode}
 	if adm.Changed {
 		out.Mutated = adm.Service
 		if change := describeChange(svc.Labels, adm.Service.Labels); change != "" {
-			add(LabelsField, Mutation, "would "+change)
+			out.Findings = append(out.Findings, newFinding(ServiceKind, svc, rules.ServiceMutated, LabelsField, Mutation, "would "+change))
 		}
 		if change := describeChange(svc.Annotations, adm.Service.Annotations); change != "" {
-			add(AnnotationsField, Mutation, "would "+change)
+			out.Findings = append(out.Findings, newFinding(ServiceKind, svc, rules.ServiceMutated, AnnotationsField, Mutation, "would "+change))
 		}
 	}
-	for _, w := range adm.Warnings {
-		add(LabelsField, Warning, w)
-	}
-	if adm.ModeWarning != "" {
-		add(NamespaceField, Warning, adm.ModeWarning)
-	}
+	out.Findings = append(out.Findings, judged(ServiceKind, svc, adm.Verdict)...)
 	return out
 }
 
 // DestinationRule judges dr, a DestinationRule of any networking.istio.io
 // version whose namespace must be set, as the validating webhook would on
-// CREATE. Its findings are the ones the webhook reports in the namespace's
-// mode: denials as errors, admission warnings as warnings, and audit
-// annotations as audit findings.
+// CREATE. Its findings are the verdict's entries with the severity their
+// outcome gives: denials as errors, admission warnings as warnings, and
+// audit annotations as audit findings.
 func (e Evaluator) DestinationRule(dr client.Object) Outcome {
 	if e.Namespaces.IsExcluded(dr.GetNamespace()) {
 		return Outcome{Excluded: true}
 	}
 	spec := validate.Spec(dr)
-	adm := validate.AdmitFor(spec, validate.TargetOf(spec, dr.GetNamespace(), e.Services), e.Namespaces.LabelsOf(dr.GetNamespace()), false)
-	out := Outcome{Mode: adm.Mode, Denied: !adm.Verdict.Allowed, Violations: adm.Findings.Violations}
-	add := func(field string, sev Severity, msg string) {
-		out.Findings = append(out.Findings, newFinding(DestinationRuleKind, dr, field, sev, msg))
-	}
-	// Verdict holds these as text; the structured findings give the
-	// field apart. TestDestinationRuleFindingsMatchTheVerdict keeps the
-	// two in step.
-	violations := Warning
-	switch {
-	case adm.Mode == mode.Off:
-		return out
-	case !adm.Verdict.Allowed:
-		violations = Error
-	case adm.Mode == mode.Audit:
-		violations = Audit
-	}
-	for _, v := range adm.Findings.Violations {
-		add(v.Field, violations, v.ErrorBody())
-	}
-	// In audit mode the webhook returns no warnings at all.
-	if adm.Mode != mode.Audit {
-		for _, w := range adm.Findings.Warnings {
-			add(w.Field, Warning, w.Message)
+	v := validate.Admit(spec, validate.TargetOf(spec, dr.GetNamespace(), e.Services), e.Namespaces.LabelsOf(dr.GetNamespace()), false)
+	out := Outcome{Mode: v.Mode, Denied: !v.Allowed(), Findings: judged(DestinationRuleKind, dr, v)}
+	for _, j := range v.Entries {
+		if j.Kind == verdict.Violation {
+			out.Violations = append(out.Violations, j.Entry)
 		}
-	}
-	if adm.ModeWarning != "" {
-		add(NamespaceField, Warning, adm.ModeWarning)
 	}
 	return out
 }
 
-func newFinding(kind string, obj client.Object, field string, sev Severity, msg string) Finding {
+// severities say how each outcome of a verdict is reported.
+var severities = map[verdict.Outcome]Severity{
+	verdict.Denied:    Error,
+	verdict.Warned:    Warning,
+	verdict.Ratcheted: Warning,
+	verdict.Audited:   Audit,
+}
+
+// judged returns a finding per entry of v.
+func judged(kind string, obj client.Object, v verdict.Verdict) []Finding {
+	out := make([]Finding, 0, len(v.Entries))
+	for _, j := range v.Entries {
+		out = append(out, newFinding(kind, obj, j.Rule, j.Field, severities[j.Outcome], j.Message))
+	}
+	return out
+}
+
+func newFinding(kind string, obj client.Object, rule rules.ID, field string, sev Severity, msg string) Finding {
 	name := obj.GetName()
 	if name == "" && obj.GetGenerateName() != "" {
 		name = obj.GetGenerateName() + "*"
 	}
-	return Finding{Kind: kind, Namespace: obj.GetNamespace(), Name: name, Field: field, Severity: sev, Message: msg}
+	return Finding{Kind: kind, Namespace: obj.GetNamespace(), Name: name, Rule: rule, Field: field, Severity: sev, Message: msg}
 }
 
 // describeChange says how after differs from before, e.g.
@@ -266,15 +258,4 @@ func MarkFixed(f Finding) Finding {
 	f.Message = strings.TrimPrefix(f.Message, "would ")
 	f.Fixed = true
 	return f
-}
-
-// OutlierDetectionPath returns where outlierDetection belongs to fix a
-// violation declared at failoverField: next to the loadBalancer holding
-// it, as the violation's message says.
-func OutlierDetectionPath(failoverField string) (string, bool) {
-	i := strings.LastIndex(failoverField, ".loadBalancer.")
-	if i < 0 {
-		return "", false
-	}
-	return failoverField[:i] + ".outlierDetection", true
 }

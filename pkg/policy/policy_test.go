@@ -59,17 +59,16 @@ func TestDestinationRuleFindingsMatchTheVerdict(t *testing.T) {
 			t.Run(specName+" in a namespace "+ns, func(t *testing.T) {
 				dr := destinationRule(t, ns, spec)
 				out := ev.DestinationRule(dr)
-				adm := validate.Admit(validate.Spec(dr), labels, false)
+				spec := validate.Spec(dr)
+				v := validate.Admit(spec, validate.TargetOf(spec, ns, nil), labels, false)
 
 				var denials, warnings, audits []string
 				for _, f := range out.Findings {
 					if f.Kind != policy.DestinationRuleKind || f.Namespace != ns || f.Name != "dr" {
 						t.Errorf("finding %+v is not about DestinationRule %s/dr", f, ns)
 					}
-					text := f.Field + ": " + f.Message
-					if f.Field == policy.NamespaceField {
-						text = f.Message
-					}
+					// As the webhook renders an entry (verdict.Entry.String).
+					text := f.Field + ": failover-webhook " + string(f.Rule) + ": " + f.Message
 					switch f.Severity {
 					case policy.Error:
 						denials = append(denials, text)
@@ -81,20 +80,26 @@ func TestDestinationRuleFindingsMatchTheVerdict(t *testing.T) {
 						t.Errorf("finding %+v has severity %q", f, f.Severity)
 					}
 				}
-				var wantDenials []string
-				for _, d := range adm.Verdict.Denials {
-					wantDenials = append(wantDenials, d.Error())
+				gotDenials := v.Denials()
+				if len(gotDenials) != len(denials) {
+					t.Errorf("errors %q, want one per denial %q", denials, gotDenials)
+				} else {
+					for i, d := range gotDenials {
+						// The cause kubectl prints: the finding, with
+						// "Forbidden:" and the opt-out hint around it.
+						field, cause, _ := strings.Cut(denials[i], ": ")
+						if d.Field != field || !strings.HasPrefix(d.Detail, cause+" (to warn instead of deny in this namespace") {
+							t.Errorf("error %q, want the denial %q", denials[i], d.Error())
+						}
+					}
 				}
-				if !slices.Equal(denials, wantDenials) {
-					t.Errorf("errors %q, want the denials %q", denials, wantDenials)
+				if out.Denied != !v.Allowed() {
+					t.Errorf("Denied = %v, want %v", out.Denied, !v.Allowed())
 				}
-				if out.Denied != !adm.Verdict.Allowed {
-					t.Errorf("Denied = %v, want %v", out.Denied, !adm.Verdict.Allowed)
-				}
-				if want := adm.AllWarnings(); !slices.Equal(warnings, want) {
+				if want := v.Warnings(); !slices.Equal(warnings, want) {
 					t.Errorf("warnings %q, want the admission warnings %q", warnings, want)
 				}
-				if got, want := strings.Join(audits, "; "), adm.Verdict.AuditAnnotations[keys.AuditViolations]; got != want {
+				if got, want := strings.Join(audits, "; "), v.AuditAnnotations()[keys.AuditViolations]; got != want {
 					t.Errorf("audit findings %q, want the audit annotation %q", got, want)
 				}
 			})
@@ -268,22 +273,6 @@ func TestNamespacesLabelsOf(t *testing.T) {
 	}
 	if got := (policy.Namespaces{}).LabelsOf("any"); got != nil {
 		t.Errorf("without a default mode an unknown namespace has labels %v, want none (enforce)", got)
-	}
-}
-
-func TestOutlierDetectionPath(t *testing.T) {
-	tests := map[string]string{
-		"spec.trafficPolicy.loadBalancer.localityLbSetting.failoverPriority":                         "spec.trafficPolicy.outlierDetection",
-		"spec.subsets[1].trafficPolicy.portLevelSettings[0].loadBalancer.localityLbSetting.failover": "spec.subsets[1].trafficPolicy.portLevelSettings[0].outlierDetection",
-		"spec.subsets[0].trafficPolicy.loadBalancer.zoneAwareLbSetting.failoverPriority":             "spec.subsets[0].trafficPolicy.outlierDetection",
-	}
-	for field, want := range tests {
-		if got, ok := policy.OutlierDetectionPath(field); !ok || got != want {
-			t.Errorf("OutlierDetectionPath(%q) = %q, %v, want %q", field, got, ok, want)
-		}
-	}
-	if _, ok := policy.OutlierDetectionPath("spec.host"); ok {
-		t.Error("a field outside a loadBalancer has a fix path")
 	}
 }
 

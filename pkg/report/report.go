@@ -167,9 +167,10 @@ func (w *Writer) Finding(f policy.Finding) error {
 }
 
 // Line renders a finding as text:
-// `FILE:DOC KIND NAMESPACE/NAME: field.path: message`, the message marked
-// with its severity unless it is an error (whose message starts with its
-// reason, such as "Forbidden:"). FILE:DOC is left out for objects read
+// `FILE:LINE:COL KIND NAMESPACE/NAME: RULE-ID field.path: SEVERITY: message`,
+// LINE:COL being the field's position in the file and SEVERITY one of
+// error, warning, audit, mutation, drift or fixed. FILE:LINE:COL is left
+// out for objects read
 // from a cluster; when several clusters are audited, the cluster takes its
 // place (`CLUSTER: KIND ...`), or the clusters a drift finding compares
 // (`CLUSTER,CLUSTER: KIND ...`). A cluster-scoped object is `KIND NAME`.
@@ -177,21 +178,20 @@ func Line(f policy.Finding) string {
 	var b strings.Builder
 	switch {
 	case f.File != "":
-		fmt.Fprintf(&b, "%s:%d ", f.File, f.Doc)
+		fmt.Fprintf(&b, "%s:%d:%d ", f.File, f.Line, f.Column)
 	case f.Cluster != "":
 		fmt.Fprintf(&b, "%s: ", f.Cluster)
 	case len(f.Clusters) > 0:
 		fmt.Fprintf(&b, "%s: ", strings.Join(f.Clusters, ","))
 	}
 	if f.Namespace == "" {
-		fmt.Fprintf(&b, "%s %s: %s: ", f.Kind, f.Name, f.Field)
+		fmt.Fprintf(&b, "%s %s: %s %s: ", f.Kind, f.Name, f.Rule, f.Field)
 	} else {
-		fmt.Fprintf(&b, "%s %s/%s: %s: ", f.Kind, f.Namespace, f.Name, f.Field)
+		fmt.Fprintf(&b, "%s %s/%s: %s %s: ", f.Kind, f.Namespace, f.Name, f.Rule, f.Field)
 	}
-	switch {
-	case f.Fixed:
+	if f.Fixed {
 		b.WriteString("fixed: ")
-	case f.Severity != policy.Error:
+	} else {
 		b.WriteString(string(f.Severity) + ": ")
 	}
 	b.WriteString(f.Message)

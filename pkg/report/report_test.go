@@ -11,11 +11,11 @@ import (
 )
 
 var (
-	denial = policy.Finding{File: "dr.yaml", Doc: 2, Line: 9, Kind: "DestinationRule", Namespace: "prod", Name: "a",
-		Field: "spec.trafficPolicy.loadBalancer.localityLbSetting.failoverPriority", Severity: policy.Error, Message: "Forbidden: locality failover needs outlierDetection"}
-	warning  = policy.Finding{Kind: "DestinationRule", Namespace: "staging", Name: "b", Field: "spec.trafficPolicy.outlierDetection", Severity: policy.Warning, Message: "never ejects"}
-	audited  = policy.Finding{Kind: "DestinationRule", Namespace: "legacy", Name: "c", Field: "spec.x", Severity: policy.Audit, Message: "Forbidden: y"}
-	mutation = policy.Finding{File: "svc.yaml", Doc: 1, Kind: "Service", Namespace: "prod", Name: "s", Field: "metadata.labels", Severity: policy.Mutation, Message: "would set istio.io/global=true"}
+	denial = policy.Finding{File: "dr.yaml", Doc: 2, Line: 9, Column: 7, Kind: "DestinationRule", Namespace: "prod", Name: "a",
+		Rule: "FW101", Field: "spec.trafficPolicy.loadBalancer.localityLbSetting.failoverPriority", Severity: policy.Error, Message: "locality failover needs outlierDetection"}
+	warning  = policy.Finding{Kind: "DestinationRule", Namespace: "staging", Name: "b", Rule: "FW104", Field: "spec.trafficPolicy.outlierDetection", Severity: policy.Warning, Message: "never ejects"}
+	audited  = policy.Finding{Kind: "DestinationRule", Namespace: "legacy", Name: "c", Rule: "FW101", Field: "spec.x", Severity: policy.Audit, Message: "y"}
+	mutation = policy.Finding{File: "svc.yaml", Doc: 1, Line: 5, Column: 3, Kind: "Service", Namespace: "prod", Name: "s", Rule: "FW201", Field: "metadata.labels", Severity: policy.Mutation, Message: "would set istio.io/global=true"}
 )
 
 func TestLine(t *testing.T) {
@@ -25,12 +25,12 @@ func TestLine(t *testing.T) {
 	}{
 		"an error from a file": {
 			f:    denial,
-			want: "dr.yaml:2 DestinationRule prod/a: spec.trafficPolicy.loadBalancer.localityLbSetting.failoverPriority: Forbidden: locality failover needs outlierDetection",
+			want: "dr.yaml:9:7 DestinationRule prod/a: FW101 spec.trafficPolicy.loadBalancer.localityLbSetting.failoverPriority: error: locality failover needs outlierDetection",
 		},
-		"a warning from a cluster": {f: warning, want: "DestinationRule staging/b: spec.trafficPolicy.outlierDetection: warning: never ejects"},
-		"an audit finding":         {f: audited, want: "DestinationRule legacy/c: spec.x: audit: Forbidden: y"},
-		"a mutation":               {f: mutation, want: "svc.yaml:1 Service prod/s: metadata.labels: mutation: would set istio.io/global=true"},
-		"a fixed mutation":         {f: policy.MarkFixed(mutation), want: "svc.yaml:1 Service prod/s: metadata.labels: fixed: set istio.io/global=true"},
+		"a warning from a cluster": {f: warning, want: "DestinationRule staging/b: FW104 spec.trafficPolicy.outlierDetection: warning: never ejects"},
+		"an audit finding":         {f: audited, want: "DestinationRule legacy/c: FW101 spec.x: audit: y"},
+		"a mutation":               {f: mutation, want: "svc.yaml:5:3 Service prod/s: FW201 metadata.labels: mutation: would set istio.io/global=true"},
+		"a fixed mutation":         {f: policy.MarkFixed(mutation), want: "svc.yaml:5:3 Service prod/s: FW201 metadata.labels: fixed: set istio.io/global=true"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

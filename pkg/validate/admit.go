@@ -9,46 +9,23 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/failover-webhook/failover-webhook/pkg/mode"
+	"github.com/failover-webhook/failover-webhook/pkg/verdict"
 )
 
-// Admission is what the validating webhook does with a DestinationRule in
-// its namespace. The webhook handler, `webhook check` and `webhook audit`
-// all decide through Admit, so they cannot disagree.
-type Admission struct {
-	Mode mode.Mode
-	// ModeWarning names an unrecognised mode label (read as enforce).
-	ModeWarning string
-	// Findings are the rule's findings; empty in mode off, which does not
-	// evaluate the rule.
-	Findings Findings
-	Verdict  Verdict
-}
-
-// Admit reads the mode from nsLabels, evaluates spec (unless the mode is
-// off) and judges the findings. specUnchanged marks an UPDATE that keeps
-// the stored spec (see Judge).
-func Admit(spec *networking.DestinationRule, nsLabels map[string]string, specUnchanged bool) Admission {
-	return AdmitFor(spec, Target{}, nsLabels, specUnchanged)
-}
-
-// AdmitFor is Admit with what is known of where the rule applies (see
-// EvaluateFor).
-func AdmitFor(spec *networking.DestinationRule, t Target, nsLabels map[string]string, specUnchanged bool) Admission {
+// Admit is what the validating webhook does with a DestinationRule in its
+// namespace: it reads the mode from nsLabels, evaluates spec unless the
+// mode is off, and applies the mode to the findings. The webhook handler,
+// `webhook check` and `webhook audit` all decide through Admit, so they
+// cannot disagree. t says what is known of where the rule applies (see
+// EvaluateFor); specUnchanged marks an UPDATE that keeps the stored spec
+// (see verdict.Apply).
+func Admit(spec *networking.DestinationRule, t Target, nsLabels map[string]string, specUnchanged bool) verdict.Verdict {
 	m, modeWarning := mode.FromLabels(nsLabels)
 	if m == mode.Off {
-		return Admission{Mode: m, Verdict: Verdict{Allowed: true}}
+		return verdict.Apply(m, "", t.Namespace, nil, false)
 	}
 	f := EvaluateFor(spec, field.NewPath("spec"), t)
-	return Admission{Mode: m, ModeWarning: modeWarning, Findings: f, Verdict: Judge(m, f, specUnchanged)}
-}
-
-// AllWarnings returns the admission warnings the webhook sends: the
-// verdict's warnings, then the mode warning.
-func (a Admission) AllWarnings() []string {
-	if a.ModeWarning == "" {
-		return a.Verdict.Warnings
-	}
-	return append(append([]string(nil), a.Verdict.Warnings...), a.ModeWarning)
+	return verdict.Apply(m, modeWarning, t.Namespace, f.Entries(), specUnchanged)
 }
 
 // versions are the networking.istio.io versions of DestinationRule, with

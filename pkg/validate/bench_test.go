@@ -98,13 +98,13 @@ func BenchmarkDecision(b *testing.B) {
 	nsLabels := map[string]string{"kubernetes.io/metadata.name": seed.Namespace}
 	for _, bc := range benchRules(b) {
 		spec := decodeSpec(b, bc.spec)
-		if got := validate.Admit(spec, nsLabels, false).Verdict.Allowed; got != bc.allowed {
+		if got := validate.Admit(spec, validate.Target{}, nsLabels, false).Allowed(); got != bc.allowed {
 			b.Fatalf("%s: allowed = %v", bc.name, got)
 		}
 		b.Run(bc.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				validate.Admit(spec, nsLabels, false)
+				validate.Admit(spec, validate.Target{}, nsLabels, false)
 			}
 		})
 	}

@@ -10,6 +10,8 @@ import (
 	"google.golang.org/protobuf/types/known/wrapperspb"
 	networking "istio.io/api/networking/v1alpha3"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/failover-webhook/failover-webhook/pkg/verdict"
 )
 
 // sizedSpec builds a DestinationRule with subsets subsets and ports
@@ -86,7 +88,7 @@ func TestEvaluateCostIsBoundedWhateverTheSize(t *testing.T) {
 			if len(f.Violations) > MaxReported+1 || len(f.Warnings) > MaxReported+1 {
 				t.Errorf("%d violations and %d warnings, want at most %d of each", len(f.Violations), len(f.Warnings), MaxReported+1)
 			}
-			for _, msg := range append(violationStrings(f), f.WarningStrings()...) {
+			for _, msg := range entryStrings(f.Entries()) {
 				if len(msg) > maxMessageBytes {
 					t.Errorf("a finding of %d bytes, over %d: %.300s...", len(msg), maxMessageBytes, msg)
 				}
@@ -95,15 +97,15 @@ func TestEvaluateCostIsBoundedWhateverTheSize(t *testing.T) {
 			switch {
 			case tc.tooMany:
 				if len(f.Violations) != 1 || f.Violations[0].Field != "spec" ||
-					!strings.Contains(f.Violations[0].Detail, fmt.Sprintf("over the %d the webhook evaluates", MaxScopes)) ||
-					!strings.Contains(f.Violations[0].Detail, "split it") {
+					!strings.Contains(f.Violations[0].Message, fmt.Sprintf("over the %d the webhook evaluates", MaxScopes)) ||
+					!strings.Contains(f.Violations[0].Message, "split it") {
 					t.Errorf("want one violation at spec saying the rule is over MaxScopes and how to fix it, got %v", f.Violations)
 				}
 			case tc.failover:
 				if len(f.Violations) != MaxReported+1 {
 					t.Fatalf("%d violations, want %d and a summary", len(f.Violations), MaxReported)
 				}
-				if last := f.Violations[MaxReported]; last.Field != "spec" || !strings.HasPrefix(last.Detail, fmt.Sprintf("%d more failover settings", tc.subsets+tc.ports+1-MaxReported)) {
+				if last := f.Violations[MaxReported]; last.Field != "spec" || !strings.HasPrefix(last.Message, fmt.Sprintf("%d more failover settings", tc.subsets+tc.ports+1-MaxReported)) {
 					t.Errorf("the last violation does not summarise the others: %v", last)
 				}
 			default:
@@ -132,7 +134,7 @@ func TestEvaluateOverMaxScopesWithOnlyDisabledFailoverIsAllowedWithWarnings(t *t
 		t.Errorf("violations for failover that is disabled everywhere: %v", f.Violations)
 	}
 	if len(f.Warnings) != MaxReported+1 || f.Warnings[0].Field != "spec.trafficPolicy.loadBalancer.localityLbSetting.enabled" {
-		t.Errorf("warnings %v, want the disabled settings in order, summarised after %d", f.WarningStrings()[:min(3, len(f.Warnings))], MaxReported)
+		t.Errorf("warnings %v, want the disabled settings in order, summarised after %d", entryStrings(f.Warnings)[:min(3, len(f.Warnings))], MaxReported)
 	}
 }
 
@@ -159,7 +161,7 @@ subsets:
 	if len(f.Violations) != 1 {
 		t.Fatalf("%d violations, want 1: %v", len(f.Violations), f.Violations)
 	}
-	msg := f.Violations[0].Detail
+	msg := f.Violations[0].Message
 	listed := `subset "v1" port 1, subset "v1" port 2, `
 	if !strings.Contains(msg, listed) || !strings.Contains(msg, fmt.Sprintf(`subset "v1" port %d and %d other subset/port combinations;`, MaxListedScopes, ports+1-MaxListedScopes)) {
 		t.Errorf("the message does not list the first %d scopes and count the other %d:\n%s", MaxListedScopes, ports+1-MaxListedScopes, msg)
@@ -184,10 +186,10 @@ func TestEvaluateSummarisesWarningsOverMaxReported(t *testing.T) {
 	}
 }
 
-func violationStrings(f Findings) []string {
-	out := make([]string, len(f.Violations))
-	for i, v := range f.Violations {
-		out[i] = v.Error()
+func entryStrings(entries []verdict.Entry) []string {
+	out := make([]string, len(entries))
+	for i, e := range entries {
+		out[i] = e.String()
 	}
 	return out
 }

@@ -9,6 +9,9 @@ import (
 
 	networking "istio.io/api/networking/v1alpha3"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/failover-webhook/failover-webhook/pkg/rules"
+	"github.com/failover-webhook/failover-webhook/pkg/verdict"
 )
 
 // Evaluate checks spec, the spec of a DestinationRule in any of the
@@ -93,8 +96,8 @@ func EvaluateFor(spec *networking.DestinationRule, specPath *field.Path, t Targe
 	out := e.findings(specPath)
 	if t.Service == nil && t.ServiceKey.Name != "" {
 		// The scopes were the conservative ones; say so where it matters.
-		for _, v := range out.Violations {
-			v.Detail += fmt.Sprintf(" (Service %s was not found, so every port named in portLevelSettings and any other port count)", t.ServiceKey.Name)
+		for i := range out.Violations {
+			out.Violations[i].Message += fmt.Sprintf(" (Service %s was not found, so every port named in portLevelSettings and any other port count)", t.ServiceKey.Name)
 		}
 	}
 	return out
@@ -102,19 +105,19 @@ func EvaluateFor(spec *networking.DestinationRule, specPath *field.Path, t Targe
 
 type evaluation struct {
 	byField  map[string]*failoverField
-	warnings []Warning
+	warnings []verdict.Entry
 	// warned holds a key per warning given, so each is given once however
 	// many scopes lead to it.
 	warned map[string]bool
 }
 
-func (e *evaluation) warn(path *field.Path, format string, args ...any) {
-	e.warnOnce(path.String()+"\x00"+format, path, format, args...)
+func (e *evaluation) warn(rule rules.ID, path *field.Path, format string, args ...any) {
+	e.warnOnce(path.String()+"\x00"+format, rule, path, format, args...)
 }
 
 // warnOnce warns unless a warning with key was given already; key must
 // determine the message, so that nothing is formatted for repeats.
-func (e *evaluation) warnOnce(key string, path *field.Path, format string, args ...any) {
+func (e *evaluation) warnOnce(key string, rule rules.ID, path *field.Path, format string, args ...any) {
 	if e.warned[key] {
 		return
 	}
@@ -122,7 +125,7 @@ func (e *evaluation) warnOnce(key string, path *field.Path, format string, args 
 		e.warned = map[string]bool{}
 	}
 	e.warned[key] = true
-	e.warnings = append(e.warnings, Warning{Field: path.String(), Message: fmt.Sprintf(format, args...)})
+	e.warnings = append(e.warnings, verdict.New(rule, verdict.Advice, path, format, args...))
 }
 
 func (e *evaluation) evaluateScope(s scope, eff effective) {
@@ -133,7 +136,7 @@ func (e *evaluation) evaluateScope(s scope, eff effective) {
 		}
 		f := e.byField[d.key]
 		if f == nil {
-			f = &failoverField{path: d.path, kind: d.kind, fix: eff.loadBalancer.policy.Child("outlierDetection"), order: len(e.byField)}
+			f = &failoverField{rule: rules.FailoverWithoutOutlierDetection, path: d.path, kind: d.kind, fix: eff.loadBalancer.policy.Child("outlierDetection"), order: len(e.byField)}
 			e.byField[d.key] = f
 		}
 		od := eff.outlierDetection
@@ -146,13 +149,13 @@ func (e *evaluation) evaluateScope(s scope, eff effective) {
 				f.inherited = append(f.inherited, eff.inheritedOutlier)
 			}
 		} else if neverEjects(od.value) {
-			e.warnOnce(od.key+"\x00"+d.key, od.path, "this outlier detection can never eject an endpoint (consecutive5xxErrors is 0, consecutiveGatewayErrors is unset or 0, and splitExternalLocalOriginErrors is not true), so the failover of %s happens only when a locality has no endpoints at all; set consecutive5xxErrors to 1 or more", d.path)
+			e.warnOnce(od.key+"\x00"+d.key, rules.OutlierDetectionNeverEjects, od.path, "this outlier detection can never eject an endpoint (consecutive5xxErrors is 0, consecutiveGatewayErrors is unset or 0, and splitExternalLocalOriginErrors is not true), so the failover of %s happens only when a locality has no endpoints at all; set consecutive5xxErrors to 1 or more", d.path)
 		}
 	}
 }
 
 func (e *evaluation) warnDisabledDeclaration(d declaration) {
-	e.warnOnce(d.key+"\x00disabled", d.enabledPath, "%s load balancing is disabled here, so %s has no effect; remove it, or set enabled to true for failover to happen", d.kind, d.name)
+	e.warnOnce(d.key+"\x00disabled", rules.FailoverDisabled, d.enabledPath, "%s load balancing is disabled here, so %s has no effect; remove it, or set enabled to true for failover to happen", d.kind, d.name)
 }
 
 // warnDisabled warns about every disabled failover declaration without
@@ -170,6 +173,7 @@ func (e *evaluation) warnDisabled(top policyLevels, subs []policyLevels) {
 // MaxScopes: it is not evaluated, so it cannot be shown to be safe.
 func (e *evaluation) tooManyScopes(specPath *field.Path, subsets, ports, scopes int) {
 	e.byField[specPath.String()] = &failoverField{
+		rule: rules.TooManyScopes,
 		path: specPath,
 		message: fmt.Sprintf("this DestinationRule sets failover and has %d subsets (counting traffic without a subset) × %d ports (counting any other port) = %d subset/port combinations, "+
 			"over the %d the webhook evaluates; split it into several DestinationRules, or name fewer ports in portLevelSettings", subsets+1, ports, scopes, MaxScopes),
@@ -206,7 +210,7 @@ func (e *evaluation) warnDroppedFailover(spec *networking.DestinationRule, specP
 			if hasActiveFailover(at(pls.GetLoadBalancer(), path, "loadBalancer")) {
 				continue
 			}
-			e.warn(path.Child("portLevelSettings").Index(i), "port %d does not inherit the failover of %s: a port-level entry replaces loadBalancer, outlierDetection, connectionPool and tls as a whole, so locality failover is off for port %d; repeat the loadBalancer and outlierDetection in this entry if failover should apply", n, base.path, n)
+			e.warn(rules.PortEntryDropsFailover, path.Child("portLevelSettings").Index(i), "port %d does not inherit the failover of %s: a port-level entry replaces loadBalancer, outlierDetection, connectionPool and tls as a whole, so locality failover is off for port %d; repeat the loadBalancer and outlierDetection in this entry if failover should apply", n, base.path, n)
 		}
 	}
 	top := spec.GetTrafficPolicy()

@@ -11,6 +11,9 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"sigs.k8s.io/yaml"
+
+	"github.com/failover-webhook/failover-webhook/pkg/rules"
+	"github.com/failover-webhook/failover-webhook/pkg/verdict"
 )
 
 // parseSpec decodes a DestinationRule spec written as YAML the way the
@@ -598,10 +601,10 @@ trafficPolicy:
 			}
 			for i, want := range tc.violations {
 				v := got.Violations[i]
-				if v.Type != field.ErrorTypeForbidden {
-					t.Errorf("violation type %s, want Forbidden", v.Type)
+				if v.Kind != verdict.Violation || v.Rule != rules.FailoverWithoutOutlierDetection {
+					t.Errorf("violation of kind %d under %s, want a violation of %s", v.Kind, v.Rule, rules.FailoverWithoutOutlierDetection)
 				}
-				msg := v.Error()
+				msg := v.String()
 				for _, s := range want.scopes {
 					if !strings.Contains(msg, s) {
 						t.Errorf("message does not name scope %q:\n%s", s, msg)
@@ -633,7 +636,7 @@ func assertWarnedFields(t *testing.T, got Findings, want []string) {
 		warned = append(warned, w.Field)
 	}
 	if !slices.Equal(warned, want) {
-		t.Errorf("warnings on %q, want %q\n%v", warned, want, got.WarningStrings())
+		t.Errorf("warnings on %q, want %q\n%v", warned, want, got.Warnings)
 	}
 }
 
@@ -658,13 +661,16 @@ subsets:
 	if len(got.Violations) != 1 {
 		t.Fatalf("got %d violations, want 1: %v", len(got.Violations), got.Violations)
 	}
-	want := `spec.subsets[1].trafficPolicy.portLevelSettings[0].loadBalancer.localityLbSetting.failoverPriority: Forbidden: ` +
+	want := `spec.subsets[1].trafficPolicy.portLevelSettings[0].loadBalancer.localityLbSetting.failoverPriority: failover-webhook FW101: ` +
 		`locality failover needs outlierDetection, and none applies to subset "v2" port 5000 ` +
 		`(port-level settings do not inherit spec.trafficPolicy.outlierDetection); ` +
 		`add outlierDetection next to it (spec.subsets[1].trafficPolicy.portLevelSettings[0].outlierDetection), ` +
 		`e.g. {consecutive5xxErrors: 1, interval: 1s, baseEjectionTime: 1m}`
-	if msg := got.Violations[0].Error(); msg != want {
+	if msg := got.Violations[0].String(); msg != want {
 		t.Errorf("message\n got: %s\nwant: %s", msg, want)
+	}
+	if fix := got.Violations[0].Fix; fix != "spec.subsets[1].trafficPolicy.portLevelSettings[0].outlierDetection" {
+		t.Errorf("fix at %q, want the outlierDetection next to the port entry's loadBalancer", fix)
 	}
 }
 
@@ -831,7 +837,7 @@ trafficPolicy:
 				t.Fatalf("violations at %q, want %q\n%v", fields, tc.violations, got.Violations)
 			}
 			for _, s := range tc.scopes {
-				if !strings.Contains(got.Violations.ToAggregate().Error(), s) {
+				if !strings.Contains(strings.Join(entryStrings(got.Violations), "\n"), s) {
 					t.Errorf("violations do not name %q:\n%v", s, got.Violations)
 				}
 			}

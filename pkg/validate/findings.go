@@ -6,6 +6,9 @@ import (
 	"strings"
 
 	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/failover-webhook/failover-webhook/pkg/rules"
+	"github.com/failover-webhook/failover-webhook/pkg/verdict"
 )
 
 // ExampleOutlierDetection is the fix suggested in messages: the outlier
@@ -15,27 +18,16 @@ const ExampleOutlierDetection = "{consecutive5xxErrors: 1, interval: 1s, baseEje
 // Findings is the result of evaluating a DestinationRule spec.
 type Findings struct {
 	// Violations are the failover settings that have no outlier detection
-	// in some scope, one per declaring field.
-	Violations field.ErrorList
-	// Warnings are allowed but probably not what the author meant.
-	Warnings []Warning
+	// in some scope, one per declaring field (verdict.Violation entries).
+	Violations []verdict.Entry
+	// Warnings are allowed but probably not what the author meant
+	// (verdict.Advice entries).
+	Warnings []verdict.Entry
 }
 
-// Warning is an advisory finding about one field.
-type Warning struct {
-	Field   string
-	Message string
-}
-
-func (w Warning) String() string { return w.Field + ": " + w.Message }
-
-// WarningStrings renders the warnings as "field: message" lines.
-func (f Findings) WarningStrings() []string {
-	out := make([]string, len(f.Warnings))
-	for i, w := range f.Warnings {
-		out[i] = w.String()
-	}
-	return out
+// Entries returns the violations, then the warnings.
+func (f Findings) Entries() []verdict.Entry {
+	return append(slices.Clip(f.Violations), f.Warnings...)
 }
 
 // Bounds on the work and the output of Evaluate. Istio builds one cluster
@@ -65,6 +57,7 @@ const (
 type failoverField struct {
 	path  *field.Path
 	kind  string // "locality" or "zone-aware"
+	rule  rules.ID
 	fix   *field.Path
 	order int
 	// unprotected counts the scopes without outlier detection; listed
@@ -92,15 +85,21 @@ func (e *evaluation) findings(specPath *field.Path) Findings {
 			unreported++
 			continue
 		}
-		out.Violations = append(out.Violations, field.Forbidden(f.path, f.String()))
+		v := verdict.Entry{Rule: f.rule, Kind: verdict.Violation, Field: f.path.String(), Message: f.String()}
+		if f.fix != nil {
+			v.Fix = f.fix.String()
+		}
+		out.Violations = append(out.Violations, v)
 	}
 	if unreported > 0 {
-		out.Violations = append(out.Violations, field.Forbidden(specPath,
-			fmt.Sprintf("%d more failover settings need outlierDetection; fix the ones above and evaluate again", unreported)))
+		out.Violations = append(out.Violations, verdict.New(rules.FailoverWithoutOutlierDetection, verdict.Violation, specPath,
+			"%d more failover settings need outlierDetection; fix the ones above and evaluate again", unreported))
 	}
 	out.Warnings = e.warnings
 	if n := len(out.Warnings) - MaxReported; n > 0 {
-		out.Warnings = append(out.Warnings[:MaxReported:MaxReported], Warning{Field: specPath.String(), Message: fmt.Sprintf("%d more warnings not shown", n)})
+		// The summary has the rule of the first warning it stands for.
+		out.Warnings = append(out.Warnings[:MaxReported:MaxReported],
+			verdict.New(out.Warnings[MaxReported].Rule, verdict.Advice, specPath, "%d more warnings not shown", n))
 	}
 	return out
 }

@@ -3,18 +3,15 @@ package validate
 import (
 	"context"
 	"fmt"
-	"net/http"
 
 	"google.golang.org/protobuf/proto"
 	networking "istio.io/api/networking/v1alpha3"
 	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
 	networkingv1alpha3 "istio.io/client-go/pkg/apis/networking/v1alpha3"
 	networkingv1beta1 "istio.io/client-go/pkg/apis/networking/v1beta1"
-	admissionv1 "k8s.io/api/admission/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -23,7 +20,6 @@ import (
 
 	"github.com/failover-webhook/failover-webhook/pkg/admit"
 	"github.com/failover-webhook/failover-webhook/pkg/metrics"
-	"github.com/failover-webhook/failover-webhook/pkg/mode"
 	"github.com/failover-webhook/failover-webhook/pkg/namespaces"
 )
 
@@ -39,12 +35,27 @@ var resources = []schema.GroupVersionResource{
 	networkingv1alpha3.SchemeGroupVersion.WithResource("destinationrules"),
 }
 
-// Handler adapts Evaluate and Judge to admission requests.
+// Handler is the validating webhook: the shared admission skeleton with
+// DestinationRule decoding and Admit.
 type Handler struct {
-	namespaces namespaces.LabelGetter
+	admit.Handler[*admittedRule]
 	// services reads the Service a DestinationRule that declares failover
 	// is for; nil reads none (conservative scopes).
 	services client.Reader
+}
+
+// NewHandler returns a Handler reading namespace modes from ns.
+func NewHandler(ns namespaces.LabelGetter) *Handler {
+	h := &Handler{}
+	h.Handler = admit.NewHandler(ns, admit.Policy[*admittedRule]{
+		Webhook:       metrics.WebhookValidate,
+		Configuration: "validating",
+		Kind:          GroupKind,
+		Resources:     resources,
+		Decode:        decode,
+		Decide:        h.decide,
+	})
+	return h
 }
 
 // WithServices makes h read, by a direct get, the Service the host of a
@@ -75,66 +86,15 @@ func (h *Handler) serviceLookup(ctx context.Context) func(types.NamespacedName) 
 	}
 }
 
-var _ admission.Handler = &Handler{}
-
-// NewHandler returns a Handler reading namespace modes from ns.
-func NewHandler(ns namespaces.LabelGetter) *Handler {
-	return &Handler{namespaces: ns}
-}
-
-// Handle implements admission.Handler.
-func (h *Handler) Handle(ctx context.Context, req admission.Request) (resp admission.Response) {
-	nsMode := ""
-	defer func() {
-		metrics.RecordDecision(metrics.WebhookValidate, admit.Outcome(resp), nsMode, admit.IsDryRun(req))
-	}()
-
-	if bad := admit.CheckResource(req, "validating", resources...); bad != nil {
-		return *bad
+func (h *Handler) decide(ctx context.Context, req admission.Request, dr, old *admittedRule, nsLabels map[string]string) (admit.Decision, error) {
+	// An UPDATE that keeps the stored spec is ratcheted (verdict.Apply).
+	specUnchanged := old != nil && proto.Equal(&old.Spec, &dr.Spec)
+	name := dr.Metadata.Name
+	if name == "" {
+		name = dr.Metadata.GenerateName
 	}
-	if req.Operation != admissionv1.Create && req.Operation != admissionv1.Update {
-		return admission.Allowed(fmt.Sprintf("operation %s is not validated", req.Operation))
-	}
-	dr, err := h.decode(req.Object, req.Resource.Version)
-	if err != nil {
-		return admission.Errored(http.StatusBadRequest, fmt.Errorf("decoding the DestinationRule in the admission request: %w", err))
-	}
-	specUnchanged := false
-	if req.Operation == admissionv1.Update {
-		old, err := h.decode(req.OldObject, req.Resource.Version)
-		if err != nil {
-			return admission.Errored(http.StatusBadRequest, fmt.Errorf("decoding the old DestinationRule in the admission request: %w", err))
-		}
-		specUnchanged = proto.Equal(&old.Spec, &dr.Spec)
-	}
-
-	nsLabels, err := h.namespaces.NamespaceLabels(ctx, req.Namespace)
-	if err != nil {
-		return admission.Errored(http.StatusInternalServerError, err)
-	}
-	res := AdmitFor(&dr.Spec, TargetOf(&dr.Spec, req.Namespace, h.serviceLookup(ctx)), nsLabels, specUnchanged)
-	nsMode = string(res.Mode)
-	if res.Mode == mode.Off {
-		return admission.Allowed("namespace mode is off")
-	}
-	verdict := res.Verdict
-	warnings := res.AllWarnings()
-	if !verdict.Allowed {
-		log.FromContext(ctx).V(1).Info("denying DestinationRule", "namespace", req.Namespace, "name", req.Name, "violations", len(verdict.Denials))
-		name := dr.Metadata.Name
-		if name == "" {
-			name = dr.Metadata.GenerateName
-		}
-		status := apierrors.NewInvalid(GroupKind, name, verdict.Denials).ErrStatus
-		return admission.Response{AdmissionResponse: admissionv1.AdmissionResponse{
-			Allowed:  false,
-			Result:   &status,
-			Warnings: warnings,
-		}}
-	}
-	resp = admission.Allowed("").WithWarnings(warnings...)
-	resp.AuditAnnotations = verdict.AuditAnnotations
-	return resp
+	v := Admit(&dr.Spec, TargetOf(&dr.Spec, req.Namespace, h.serviceLookup(ctx)), nsLabels, specUnchanged)
+	return admit.Decision{Verdict: v, Name: name}, nil
 }
 
 // admittedRule is the part of a DestinationRule the rule and the answer
@@ -153,15 +113,12 @@ type admittedRule struct {
 }
 
 // decode reads a DestinationRule of the given networking.istio.io version.
-func (h *Handler) decode(raw runtime.RawExtension, version string) (*admittedRule, error) {
-	if len(raw.Raw) == 0 {
-		return nil, fmt.Errorf("the admission request has no object to validate")
-	}
+func decode(raw []byte, version string) (*admittedRule, error) {
 	if _, ok := versions[version]; !ok {
 		return nil, fmt.Errorf("networking.istio.io has no DestinationRule version %q", version)
 	}
 	dr := &admittedRule{}
-	if err := admit.DecodeInto(raw.Raw, GroupKind.WithVersion(version), dr); err != nil {
+	if err := admit.DecodeInto(raw, GroupKind.WithVersion(version), dr); err != nil {
 		return nil, err
 	}
 	return dr, nil

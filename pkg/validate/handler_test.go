@@ -1,9 +1,6 @@
 package validate_test
 
 import (
-	"context"
-	"errors"
-	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -171,8 +168,11 @@ func checkDenial(t testing.TB, resp *admissionv1.AdmissionResponse, wantFields, 
 	var fields []string
 	for _, c := range st.Details.Causes {
 		fields = append(fields, c.Field)
-		if c.Type != metav1.CauseType(field.ErrorTypeForbidden) || c.Message == "" {
-			t.Errorf("cause %+v, want a FieldValueForbidden cause with a message", c)
+		// kubectl prints the causes and drops the line naming the
+		// webhook, so each cause names it, with the rule and the opt-out.
+		if c.Type != metav1.CauseType(field.ErrorTypeForbidden) || !strings.HasPrefix(c.Message, "Forbidden: failover-webhook FW1") ||
+			!strings.HasSuffix(c.Message, "failover-webhook.io/enforcement=warn --overwrite)") {
+			t.Errorf("cause %+v, want a FieldValueForbidden cause naming failover-webhook and its rule first and ending with the opt-out", c)
 		}
 	}
 	if !slices.Equal(fields, wantFields) {
@@ -199,7 +199,8 @@ func TestValidateHandler(t *testing.T) {
 		"failoverPriority without outlierDetection is denied in networking.istio.io/v1": {
 			object:      drJSON("v1", noOutlierSpec),
 			wantDenied:  []string{failoverPriorityField},
-			wantMessage: []string{"Forbidden", "needs outlierDetection", "spec.trafficPolicy.outlierDetection", "consecutive5xxErrors: 1"},
+			wantMessage: []string{failoverPriorityField + ": Forbidden: failover-webhook FW101: locality failover needs outlierDetection", "spec.trafficPolicy.outlierDetection", "consecutive5xxErrors: 1",
+				"kubectl label namespace sample failover-webhook.io/enforcement=warn --overwrite"},
 		},
 		"failoverPriority without outlierDetection is denied in networking.istio.io/v1beta1": {
 			version:    "v1beta1",
@@ -245,11 +246,11 @@ func TestValidateHandler(t *testing.T) {
 		},
 		"failover next to enabled: false is allowed with a warning": {
 			object:       drJSON("v1", `{"host":"a","trafficPolicy":{"loadBalancer":{"localityLbSetting":{"enabled":false,"failoverPriority":["topology.istio.io/cluster"]}}}}`),
-			wantWarnings: []string{"spec.trafficPolicy.loadBalancer.localityLbSetting.enabled: locality load balancing is disabled"},
+			wantWarnings: []string{"spec.trafficPolicy.loadBalancer.localityLbSetting.enabled: failover-webhook FW103: locality load balancing is disabled"},
 		},
 		"outlier detection that never ejects is allowed with a warning": {
 			object:       drJSON("v1", `{"host":"a","trafficPolicy":{"outlierDetection":{"consecutive5xxErrors":0},"loadBalancer":{"localityLbSetting":{"failoverPriority":["topology.istio.io/cluster"]}}}}`),
-			wantWarnings: []string{"spec.trafficPolicy.outlierDetection: this outlier detection can never eject"},
+			wantWarnings: []string{"spec.trafficPolicy.outlierDetection: failover-webhook FW104: this outlier detection can never eject"},
 		},
 		"subsets inherit outlier detection, and a port-level entry without it is denied at its field": {
 			object:      drJSON("v1", subsetsSpec),
@@ -266,12 +267,12 @@ func TestValidateHandler(t *testing.T) {
 		"warn mode allows with the violation as a warning": {
 			namespaceLabels: map[string]string{keys.Enforcement: "warn"},
 			object:          drJSON("v1", noOutlierSpec),
-			wantWarnings:    []string{failoverPriorityField + ": Forbidden: locality failover needs outlierDetection"},
+			wantWarnings:    []string{failoverPriorityField + ": failover-webhook FW101: locality failover needs outlierDetection"},
 		},
 		"audit mode allows silently and records the violation for the audit log": {
 			namespaceLabels: map[string]string{keys.Enforcement: "audit"},
 			object:          drJSON("v1", noOutlierSpec),
-			wantAudit:       failoverPriorityField + ": Forbidden: locality failover needs outlierDetection",
+			wantAudit:       failoverPriorityField + ": failover-webhook FW101: locality failover needs outlierDetection",
 		},
 		"off mode allows silently": {
 			namespaceLabels: map[string]string{keys.Enforcement: "off"},
@@ -377,144 +378,46 @@ func TestValidateHandlerAnswersV1beta1Reviews(t *testing.T) {
 	}
 }
 
-// failingNamespaces is a LabelGetter whose lookups always fail.
-type failingNamespaces struct{}
-
-func (failingNamespaces) NamespaceLabels(_ context.Context, name string) (map[string]string, error) {
-	return nil, fmt.Errorf("reading labels of namespace %q: %w", name, errors.New("the cache is not synced"))
-}
-
-func TestValidateHandlerRejectsBadRequests(t *testing.T) {
-	oversized := review{object: `{"apiVersion":"networking.istio.io/v1","kind":"DestinationRule","metadata":{"name":"helloworld",` +
-		`"annotations":{"padding":"` + strings.Repeat("x", 7*1024*1024) + `"}},"spec":` + guideSpec + `}`}
+// TestValidateHandlerRejectsBadDestinationRules holds the
+// DestinationRule-specific decoding errors; pkg/admit's
+// TestHandlersRejectBadRequests sends both webhooks the malformed requests
+// they share.
+func TestValidateHandlerRejectsBadDestinationRules(t *testing.T) {
 	tests := map[string]struct {
-		namespaces  namespaces.LabelGetter
-		contentType string
-		body        []byte
-		review      *review
-
-		wantCode    int32
+		review      review
 		wantMessage string
 	}{
-		"an empty body": {
-			wantCode: http.StatusBadRequest, wantMessage: "request body is empty",
-		},
-		"a text/plain content type": {
-			contentType: "text/plain",
-			review:      &review{object: drJSON("v1", guideSpec)},
-			wantCode:    http.StatusBadRequest, wantMessage: "contentType=text/plain, expected application/json",
-		},
-		"no content type": {
-			contentType: "-",
-			review:      &review{object: drJSON("v1", guideSpec)},
-			wantCode:    http.StatusBadRequest, wantMessage: "expected application/json",
-		},
-		"binary garbage": {
-			body:     []byte("\x00\x01not json{"),
-			wantCode: http.StatusBadRequest, wantMessage: "control characters are not allowed",
-		},
-		"truncated JSON": {
-			body:     []byte(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":`),
-			wantCode: http.StatusBadRequest, wantMessage: "unexpected end of JSON input",
-		},
-		"a review without a request": {
-			body:     []byte(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview"}`),
-			wantCode: http.StatusBadRequest, wantMessage: "not a request without a resource",
-		},
 		"a Service sent as a DestinationRule": {
-			review:   &review{object: `{"apiVersion":"v1","kind":"Service","metadata":{"name":"helloworld"},"spec":{"ports":[{"port":80}]}}`},
-			wantCode: http.StatusBadRequest, wantMessage: "Service",
-		},
-		"a review for configmaps": {
-			review: &review{group: "core", resource: "configmaps", kind: "ConfigMap",
-				object: `{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"helloworld"}}`},
-			wantCode: http.StatusBadRequest, wantMessage: "not v1/configmaps",
+			review:      review{object: `{"apiVersion":"v1","kind":"Service","metadata":{"name":"helloworld"},"spec":{"ports":[{"port":80}]}}`},
+			wantMessage: "the object is a v1 Service, want networking.istio.io/v1 DestinationRule",
 		},
 		"a review for virtualservices": {
-			review:   &review{resource: "virtualservices", kind: "VirtualService", object: `{"apiVersion":"networking.istio.io/v1","kind":"VirtualService","metadata":{"name":"x"},"spec":{}}`},
-			wantCode: http.StatusBadRequest, wantMessage: "not virtualservices.networking.istio.io/v1",
+			review:      review{resource: "virtualservices", kind: "VirtualService", object: `{"apiVersion":"networking.istio.io/v1","kind":"VirtualService","metadata":{"name":"x"},"spec":{}}`},
+			wantMessage: "not virtualservices.networking.istio.io/v1",
 		},
 		"a review for an unserved version": {
-			review:   &review{version: "v2", object: drJSON("v2", guideSpec)},
-			wantCode: http.StatusBadRequest, wantMessage: "not destinationrules.networking.istio.io/v2",
+			review:      review{version: "v2", object: drJSON("v2", guideSpec)},
+			wantMessage: "not destinationrules.networking.istio.io/v2",
 		},
 		"an object of another version than the request names": {
-			review:   &review{version: "v1", object: drJSON("v1beta1", noOutlierSpec)},
-			wantCode: http.StatusBadRequest, wantMessage: "v1beta1",
-		},
-		"an object without kind": {
-			review:   &review{object: `{"apiVersion":"networking.istio.io/v1","metadata":{"name":"helloworld"},"spec":` + noOutlierSpec + `}`},
-			wantCode: http.StatusBadRequest, wantMessage: "kind",
-		},
-		"a create without an object": {
-			review:   &review{},
-			wantCode: http.StatusBadRequest, wantMessage: "no object to validate",
-		},
-		"an object that is a JSON string": {
-			review:   &review{object: `"a DestinationRule"`},
-			wantCode: http.StatusBadRequest, wantMessage: "decoding the DestinationRule",
+			review:      review{version: "v1", object: drJSON("v1beta1", noOutlierSpec)},
+			wantMessage: "v1beta1",
 		},
 		"a spec field of the wrong type": {
-			review:   &review{object: drJSON("v1", `{"host":5}`)},
-			wantCode: http.StatusBadRequest, wantMessage: "decoding the DestinationRule",
+			review:      review{object: drJSON("v1", `{"host":5}`)},
+			wantMessage: "decoding the DestinationRule",
 		},
 		"a spec that is not an object": {
-			review:   &review{object: drJSON("v1", `["host"]`)},
-			wantCode: http.StatusBadRequest, wantMessage: "decoding the DestinationRule",
-		},
-		"an update without the old object": {
-			review:   &review{operation: "UPDATE", object: drJSON("v1", guideSpec)},
-			wantCode: http.StatusBadRequest, wantMessage: "decoding the old DestinationRule",
-		},
-		"a body over 7 MiB": {
-			review:   &oversized,
-			wantCode: http.StatusRequestEntityTooLarge, wantMessage: "request entity is too large",
-		},
-		"a namespace whose labels cannot be read": {
-			namespaces: failingNamespaces{},
-			review:     &review{object: drJSON("v1", guideSpec)},
-			wantCode:   http.StatusInternalServerError, wantMessage: `reading labels of namespace "sample": the cache is not synced`,
+			review:      review{object: drJSON("v1", `["host"]`)},
+			wantMessage: "decoding the DestinationRule",
 		},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			ns := tc.namespaces
-			if ns == nil {
-				ns = namespaces.Static{}
-			}
-			srv := newServer(t, ns)
-			body := tc.body
-			if tc.review != nil {
-				body = tc.review.body(t)
-			}
-			contentType := "application/json"
-			switch tc.contentType {
-			case "-":
-				contentType = ""
-			case "":
-			default:
-				contentType = tc.contentType
-			}
-			checkError(t, post(t, srv, contentType, body).Response, tc.wantCode, tc.wantMessage)
+			srv := newServer(t, namespaces.Static{})
+			resp := post(t, srv, "application/json", tc.review.body(t)).Response
+			admissiontest.CheckError(t, resp, http.StatusBadRequest, tc.wantMessage)
 		})
-	}
-}
-
-// checkError checks an error answer: never allowed, and a status saying
-// what was wrong.
-func checkError(t testing.TB, resp *admissionv1.AdmissionResponse, wantCode int32, wantMessage string) {
-	t.Helper()
-	if resp.Allowed {
-		t.Errorf("allowed, want an error %d %q", wantCode, wantMessage)
-	}
-	if resp.Result == nil {
-		t.Fatalf("no status, want code %d", wantCode)
-	}
-	if resp.Result.Code != wantCode {
-		t.Errorf("status code = %d, want %d (message %q)", resp.Result.Code, wantCode, resp.Result.Message)
-	}
-	if resp.Result.Message == "" || !strings.Contains(resp.Result.Message, wantMessage) {
-		t.Errorf("message = %q, want it to contain %q", resp.Result.Message, wantMessage)
 	}
 }
 

@@ -6,6 +6,8 @@ import (
 
 	networking "istio.io/api/networking/v1alpha3"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/failover-webhook/failover-webhook/pkg/rules"
 )
 
 // warnObjectAlone gives the warnings that need nothing but the rule itself
@@ -16,28 +18,28 @@ func (e *evaluation) warnObjectAlone(spec *networking.DestinationRule, specPath 
 		path := policy.Child("loadBalancer")
 		za, loc := lb.GetZoneAwareLbSetting(), lb.GetLocalityLbSetting()
 		if za != nil {
-			e.warn(path.Child("zoneAwareLbSetting"), "waypoints ignore zoneAwareLbSetting: Istio gives a waypoint's clusters no zone-aware load balancing and no failover priorities for it (sidecars apply it, even without outlier detection); for failover through a waypoint use localityLbSetting.failoverPriority with outlierDetection")
+			e.warn(rules.ZoneAwareIgnoredByWaypoint, path.Child("zoneAwareLbSetting"), "waypoints ignore zoneAwareLbSetting: Istio gives a waypoint's clusters no zone-aware load balancing and no failover priorities for it (sidecars apply it, even without outlier detection); for failover through a waypoint use localityLbSetting.failoverPriority with outlierDetection")
 			if loc != nil {
-				e.warn(path.Child("localityLbSetting"), "this localityLbSetting has no effect: zoneAwareLbSetting beside it takes precedence (and Istio's own validation rejects setting both); keep one of them")
+				e.warn(rules.ZoneAwareIgnoredByWaypoint, path.Child("localityLbSetting"), "this localityLbSetting has no effect: zoneAwareLbSetting beside it takes precedence (and Istio's own validation rejects setting both); keep one of them")
 			}
 		}
 		if len(loc.GetDistribute()) > 0 && (len(loc.GetFailover()) > 0 || len(loc.GetFailoverPriority()) > 0) {
-			e.warn(path.Child("localityLbSetting", "distribute"), "distribute wins: Istio applies these weights and ignores failover and failoverPriority in the same localityLbSetting; keep one of them")
+			e.warn(rules.DistributeOverridesFailover, path.Child("localityLbSetting", "distribute"), "distribute wins: Istio applies these weights and ignores failover and failoverPriority in the same localityLbSetting; keep one of them")
 		}
 	})
 	if namespace != "" && hidesFromOwnNamespace(spec.GetExportTo(), namespace) && DeclaresFailoverPolicy(spec) {
-		e.warn(specPath.Child("exportTo"), "this rule is not exported to its own namespace %q (exportTo has none of \".\", \"*\" or %q), so a waypoint in that namespace never sees its failover or outlier detection; add \".\" to exportTo", namespace, namespace)
+		e.warn(rules.ExportToHidesRule, specPath.Child("exportTo"), "this rule is not exported to its own namespace %q (exportTo has none of \".\", \"*\" or %q), so a waypoint in that namespace never sees its failover or outlier detection; add \".\" to exportTo", namespace, namespace)
 	}
 	if spec.GetWorkloadSelector() != nil && declaresActiveFailover(spec) {
-		e.warn(specPath.Child("workloadSelector"), "failover in a rule with a workloadSelector: a waypoint builds its clusters, and their outlier detection, from the rule without a selector, but takes endpoint priorities from a selector rule that matches its own pods, so the two come from different rules; put failover in the rule without a selector")
+		e.warn(rules.FailoverWithWorkloadSelector, specPath.Child("workloadSelector"), "failover in a rule with a workloadSelector: a waypoint builds its clusters, and their outlier detection, from the rule without a selector, but takes endpoint priorities from a selector rule that matches its own pods, so the two come from different rules; put failover in the rule without a selector")
 	}
 	for i, s := range spec.GetSubsets() {
 		if n := s.GetName(); n == "http" || n == "tcp" {
-			e.warn(specPath.Child("subsets").Index(i).Child("name"), "a subset named %q: a waypoint uses this subset's labels and load balancer for %s traffic that names no subset (its cluster for such traffic is named %q too); rename the subset", n, strings.ToUpper(n), n)
+			e.warn(rules.SubsetNamedLikeProtocol, specPath.Child("subsets").Index(i).Child("name"), "a subset named %q: a waypoint uses this subset's labels and load balancer for %s traffic that names no subset (its cluster for such traffic is named %q too); rename the subset", n, strings.ToUpper(n), n)
 		}
 	}
 	if h := spec.GetHost(); strings.Count(h, ".") == 1 && !strings.HasPrefix(h, "*") {
-		e.warn(specPath.Child("host"), "host %q has two labels: Istio reads it as a full name, not as NAME.NAMESPACE, so it matches no Service; write %s.svc.cluster.local (or the short name in the rule's namespace)", h, h)
+		e.warn(rules.TwoLabelHost, specPath.Child("host"), "host %q has two labels: Istio reads it as a full name, not as NAME.NAMESPACE, so it matches no Service; write %s.svc.cluster.local (or the short name in the rule's namespace)", h, h)
 	}
 }
 

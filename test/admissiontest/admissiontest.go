@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	admissionv1 "k8s.io/api/admission/v1"
@@ -98,4 +99,25 @@ func Post(t testing.TB, srv *httptest.Server, path, contentType string, body []b
 		t.Fatalf("the answer has no response: %s", raw)
 	}
 	return out
+}
+
+// CheckError checks an error answer: never allowed, never a patch, and a
+// status saying what was wrong.
+func CheckError(t testing.TB, resp *admissionv1.AdmissionResponse, wantCode int32, wantMessage string) {
+	t.Helper()
+	if resp.Allowed {
+		t.Errorf("allowed, want an error %d %q", wantCode, wantMessage)
+	}
+	if len(resp.Patch) > 0 {
+		t.Errorf("an error carries a patch: %s", resp.Patch)
+	}
+	if resp.Result == nil {
+		t.Fatalf("no status, want code %d", wantCode)
+	}
+	if resp.Result.Code != wantCode {
+		t.Errorf("status code = %d, want %d (message %q)", resp.Result.Code, wantCode, resp.Result.Message)
+	}
+	if resp.Result.Message == "" || !strings.Contains(resp.Result.Message, wantMessage) {
+		t.Errorf("message = %q, want it to contain %q", resp.Result.Message, wantMessage)
+	}
 }
