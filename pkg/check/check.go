@@ -16,8 +16,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
-	"github.com/failover-webhook/failover-webhook/pkg/kinds"
 	"github.com/failover-webhook/failover-webhook/pkg/fieldpos"
+	"github.com/failover-webhook/failover-webhook/pkg/kinds"
 	"github.com/failover-webhook/failover-webhook/pkg/manifest"
 	"github.com/failover-webhook/failover-webhook/pkg/mode"
 	"github.com/failover-webhook/failover-webhook/pkg/mutate"

@@ -197,8 +197,8 @@ func TestValidateHandler(t *testing.T) {
 			object: drJSON("v1", guideSpec),
 		},
 		"failoverPriority without outlierDetection is denied in networking.istio.io/v1": {
-			object:      drJSON("v1", noOutlierSpec),
-			wantDenied:  []string{failoverPriorityField},
+			object:     drJSON("v1", noOutlierSpec),
+			wantDenied: []string{failoverPriorityField},
 			wantMessage: []string{failoverPriorityField + ": Forbidden: failover-webhook FW101: locality failover needs outlierDetection", "spec.trafficPolicy.outlierDetection", "consecutive5xxErrors: 1",
 				"kubectl label namespace sample failover-webhook.io/enforcement=warn --overwrite"},
 		},

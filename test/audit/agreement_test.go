@@ -292,18 +292,15 @@ func judgeWithAudit(t *testing.T, corpus []*unstructured.Unstructured, namespace
 }
 
 // fromFindings turns findings into what admission shows: a denial, the
-// warning texts the webhook returns (a DestinationRule's carry their field
-// path in front), and the audit annotation.
+// warning texts the webhook returns (field, failover-webhook and the rule
+// in front of the message), and the audit annotation.
 func fromFindings(findings []policy.Finding) map[objectKey]outcome {
 	out := map[objectKey]outcome{}
 	audits := map[objectKey][]string{}
 	for _, f := range findings {
 		k := objectKey{f.Kind, f.Namespace, f.Name}
 		o := out[k]
-		text := f.Message
-		if f.Kind == policy.DestinationRuleKind && f.Field != policy.NamespaceField {
-			text = f.Field + ": " + f.Message
-		}
+		text := f.Field + ": failover-webhook " + string(f.Rule) + ": " + f.Message
 		switch f.Severity {
 		case policy.Error:
 			o.denied = true

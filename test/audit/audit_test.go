@@ -78,10 +78,10 @@ func auditArgs(prefix string, more ...string) []string {
 }
 
 const (
-	noOutlierViolation = "spec.trafficPolicy.loadBalancer.localityLbSetting.failoverPriority: Forbidden: locality failover needs outlierDetection, and none applies to traffic without a subset; add outlierDetection next to it (spec.trafficPolicy.outlierDetection), e.g. {consecutive5xxErrors: 1, interval: 1s, baseEjectionTime: 1m}"
-	subsetField        = "spec.subsets[1].trafficPolicy.portLevelSettings[0].loadBalancer.localityLbSetting.failoverPriority: Forbidden: "
-	wouldSetLabels     = "metadata.labels: mutation: would set istio.io/global=true, istio.io/use-waypoint=waypoint"
-	wouldSetRecord     = "metadata.annotations: mutation: would set failover-webhook.io/managed-labels=istio.io/global,istio.io/use-waypoint"
+	noOutlierViolation = "FW101 spec.trafficPolicy.loadBalancer.localityLbSetting.failoverPriority: error: locality failover needs outlierDetection, and none applies to traffic without a subset; add outlierDetection next to it (spec.trafficPolicy.outlierDetection), e.g. {consecutive5xxErrors: 1, interval: 1s, baseEjectionTime: 1m}"
+	subsetField        = "FW101 spec.subsets[1].trafficPolicy.portLevelSettings[0].loadBalancer.localityLbSetting.failoverPriority: error: "
+	wouldSetLabels     = "FW201 metadata.labels: mutation: would set istio.io/global=true, istio.io/use-waypoint=waypoint"
+	wouldSetRecord     = "FW201 metadata.annotations: mutation: would set failover-webhook.io/managed-labels=istio.io/global,istio.io/use-waypoint"
 )
 
 func TestAuditReportsWhatPredatesTheWebhook(t *testing.T) {
@@ -93,7 +93,7 @@ func TestAuditReportsWhatPredatesTheWebhook(t *testing.T) {
 	want := []string{
 		"DestinationRule report-enforce/no-outlier: " + noOutlierViolation,
 		"DestinationRule report-enforce/subset-port: " + subsetField,
-		"DestinationRule report-warn/no-outlier: spec.trafficPolicy.loadBalancer.localityLbSetting.failoverPriority: warning: Forbidden: locality failover needs outlierDetection",
+		"DestinationRule report-warn/no-outlier: FW101 spec.trafficPolicy.loadBalancer.localityLbSetting.failoverPriority: warning: locality failover needs outlierDetection",
 		"Service report-warn/svc: " + wouldSetLabels,
 		"Service report-warn/svc: " + wouldSetRecord,
 	}
@@ -269,7 +269,7 @@ func TestAuditFix(t *testing.T) {
 		}
 		for i := range openedServices {
 			name := fmt.Sprintf("svc-%d", i)
-			want := fmt.Sprintf("Service fix-enforce/%s: metadata.labels: fixed: set istio.io/global=true, istio.io/use-waypoint=waypoint", name)
+			want := fmt.Sprintf("Service fix-enforce/%s: FW201 metadata.labels: fixed: set istio.io/global=true, istio.io/use-waypoint=waypoint", name)
 			if !strings.Contains(stdout, want) {
 				t.Errorf("stdout does not contain %q:\n%s", want, stdout)
 			}

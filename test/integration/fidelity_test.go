@@ -41,7 +41,7 @@ trafficPolicy:
   loadBalancer:
     zoneAwareLbSetting: {failoverPriority: [topology.istio.io/cluster]}
 `,
-			wantWarnings: []string{"spec.trafficPolicy.loadBalancer.zoneAwareLbSetting: waypoints ignore zoneAwareLbSetting", "localityLbSetting.failoverPriority"},
+			wantWarnings: []string{"spec.trafficPolicy.loadBalancer.zoneAwareLbSetting: failover-webhook FW106: waypoints ignore zoneAwareLbSetting", "localityLbSetting.failoverPriority"},
 		},
 		"distribute with failoverPriority is admitted with a warning": {
 			spec: `

@@ -2,6 +2,7 @@ package integration_test
 
 import (
 	"context"
+	"errors"
 	"maps"
 	"regexp"
 	"strings"
@@ -186,6 +187,19 @@ func assertDenied(t *testing.T, err error, phrases ...string) {
 	for _, phrase := range append([]string{`admission webhook "` + validatingWebhook + `" denied the request`}, phrases...) {
 		if !strings.Contains(msg, phrase) {
 			t.Errorf("the denial does not contain %q:\n%s", phrase, msg)
+		}
+	}
+	// kubectl prints the causes of a 422 and drops the line naming the
+	// webhook, so every cause must name failover-webhook and its rule, and
+	// end with how to stop enforcement in the namespace.
+	var status apierrors.APIStatus
+	if !errors.As(err, &status) || status.Status().Details == nil || len(status.Status().Details.Causes) == 0 {
+		t.Fatalf("the denial carries no causes: %v", err)
+	}
+	for _, c := range status.Status().Details.Causes {
+		if !strings.HasPrefix(c.Message, "Forbidden: failover-webhook FW1") ||
+			!strings.HasSuffix(c.Message, "failover-webhook.io/enforcement=warn --overwrite)") {
+			t.Errorf("cause %s: %q, want it to name failover-webhook and the rule first and end with the opt-out", c.Field, c.Message)
 		}
 	}
 }

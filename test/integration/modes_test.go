@@ -44,7 +44,7 @@ func TestNamespaceModes(t *testing.T) {
 		},
 		"warn admits a violating DestinationRule with the violation as a warning": {
 			namespaceLabels: map[string]string{enforcement: "warn"},
-			wantWarnings:    []string{topLevelFailoverPriority + ": Forbidden: locality failover needs outlierDetection"},
+			wantWarnings:    []string{topLevelFailoverPriority + ": failover-webhook FW101: locality failover needs outlierDetection"},
 			wantMutated:     true,
 		},
 		"audit admits a violating DestinationRule without a warning and records the violation in the audit log": {

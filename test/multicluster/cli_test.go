@@ -271,7 +271,7 @@ func TestPerClusterFindingsStillReported(t *testing.T) {
 	createIn(t, setups)
 	args := append(contexts(2), "-n", ns)
 
-	const violation = "spec.trafficPolicy.loadBalancer.localityLbSetting.failoverPriority: Forbidden: locality failover needs outlierDetection"
+	const violation = "FW101 spec.trafficPolicy.loadBalancer.localityLbSetting.failoverPriority: error: locality failover needs outlierDetection"
 	text := webhook(append([]string{"audit"}, args...)...)
 	if text.code != app.ExitFailure {
 		t.Errorf("exit %d, want %d; stderr:\n%s", text.code, app.ExitFailure, text.stderr)

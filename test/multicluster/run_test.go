@@ -32,6 +32,7 @@ type finding struct {
 	Kind      string   `json:"kind"`
 	Namespace string   `json:"namespace"`
 	Name      string   `json:"name"`
+	Rule      string   `json:"rule"`
 	Field     string   `json:"field"`
 	Severity  string   `json:"severity"`
 	Message   string   `json:"message"`
@@ -166,13 +167,16 @@ func checkDrift(t *testing.T, got []finding, wants []want) {
 }
 
 // textLine is the text form of a drift finding, built here from the JSON
-// form: `CLUSTERS: KIND NS/NAME: field: drift: message`.
+// form: `CLUSTERS: KIND NS/NAME: RULE field: drift: message`.
 func textLine(f finding) string {
 	object := f.Namespace + "/" + f.Name
 	if f.Namespace == "" {
 		object = f.Name
 	}
-	return fmt.Sprintf("%s: %s %s: %s: drift: %s", strings.Join(f.Clusters, ","), f.Kind, object, f.Field, f.Message)
+	if !strings.HasPrefix(f.Rule, "FW4") {
+		return fmt.Sprintf("a drift finding without a FW4xx rule: %+v", f)
+	}
+	return fmt.Sprintf("%s: %s %s: %s %s: drift: %s", strings.Join(f.Clusters, ","), f.Kind, object, f.Rule, f.Field, f.Message)
 }
 
 // checkText checks that the text report of the same run has a line for

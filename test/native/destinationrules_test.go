@@ -22,7 +22,8 @@ import (
 // answer is what one control plane made of one request.
 type answer struct {
 	allowed bool
-	// fields are the fields named by "FIELD: Forbidden:" in the denial, or,
+	// fields are the fields named by "FIELD: [Forbidden: ]failover-webhook
+	// FW101:" (or FW102) in the denial, or,
 	// when allowed, in the warnings (warn mode returns violations as warnings).
 	fields []string
 	text   string
@@ -34,9 +35,9 @@ type answer struct {
 
 // policyMessages are phrases every message of the native policies contains
 // one of; a warning without any is an evaluation error.
-var policyMessages = []string{"Forbidden:", "zoneAwareLbSetting", "distribute", "exportTo", "workloadSelector", "named http or tcp", "two labels", "disabled here"}
+var policyMessages = []string{"failover-webhook FW10", "zoneAwareLbSetting", "distribute", "exportTo", "workloadSelector", "named http or tcp", "two labels", "disabled here"}
 
-var forbiddenField = regexp.MustCompile(`(spec(?:\.[A-Za-z0-9]+|\[[0-9]+\])*): Forbidden:`)
+var forbiddenField = regexp.MustCompile(`(spec(?:\.[A-Za-z0-9]+|\[[0-9]+\])*): (?:Forbidden: )?failover-webhook FW10[12]:`)
 
 func fieldsIn(texts ...string) []string {
 	var out []string

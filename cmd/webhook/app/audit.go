@@ -33,7 +33,7 @@ labeled ` + keys.Trigger + `=` + keys.TriggerValue + `, each in its namespace's 
 webhook was installed, or while its namespace was off: DestinationRules that
 violate the rule, and Services missing the labels the webhook adds.
 
-Output and exit status are those of 'webhook check', without FILE:DOC:
+Output and exit status are those of 'webhook check', without FILE:LINE:COL:
 
   KIND NAMESPACE/NAME: field.path: message
 

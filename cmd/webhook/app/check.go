@@ -35,13 +35,15 @@ input (label ` + keys.Enforcement + `), overridden by
 
 Output, one line per finding:
 
-  FILE:DOC KIND NAMESPACE/NAME: field.path: message
+  FILE:LINE:COL KIND NAMESPACE/NAME: RULE-ID field.path: SEVERITY: message
 
-DOC is the document's position in FILE, from 1. Denials (enforce mode) read
-"Forbidden: ..."; other findings are marked "warning:" (kubectl would print
-them), "audit:" (recorded in the API server's audit log only) or
-"mutation:" (labels the webhook would set on a Service). -o json writes one
-JSON document: {"findings": [...], "summary": {...}}. A summary line goes
+LINE:COL is where the offending field sits in FILE. RULE-ID (FW101, ...) is
+explained by 'webhook explain RULE-ID'. SEVERITY is "error" (the webhook
+would deny the object: its namespace enforces), "warning" (kubectl would
+print it), "audit" (recorded in the API server's audit log only) or
+"mutation" (labels the webhook would set on a Service). -o json writes one
+JSON document: {"findings": [...], "summary": {...}}, each finding with its
+file, doc (the document's position in the file), line, column and rule. A summary line goes
 to standard error; unreadable input is reported there as FILE:LINE.
 
 Exit status: 0 when the webhook would admit everything (mutations and

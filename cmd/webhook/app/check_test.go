@@ -169,7 +169,7 @@ func TestPolicyCommandsHelp(t *testing.T) {
 		"webhook check --help names every flag and the exit statuses": {
 			args: []string{"check", "--help"},
 			want: append([]string{"--filename", "-f,", "--namespace", "--default-mode", "--show-mutations", "--verbose",
-				"FILE:DOC KIND NAMESPACE/NAME: field.path: message", "Exit status: 0", "helm template"}, shared...),
+				"FILE:LINE:COL KIND NAMESPACE/NAME: RULE-ID field.path: SEVERITY: message", "Exit status: 0", "helm template"}, shared...),
 		},
 		"webhook audit --help names every flag and the exit statuses": {
 			args: []string{"audit", "--help"},
