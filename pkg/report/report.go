@@ -24,10 +24,13 @@ type Format string
 const (
 	Text Format = "text"
 	JSON Format = "json"
+	// GitHub writes GitHub Actions workflow commands, which annotate the
+	// offending line of a pull request.
+	GitHub Format = "github"
 )
 
 // Formats lists the formats, for flag help and validation.
-var Formats = []Format{Text, JSON}
+var Formats = []Format{Text, JSON, GitHub}
 
 // ParseFormat returns the format named s.
 func ParseFormat(s string) (Format, error) {
@@ -36,7 +39,7 @@ func ParseFormat(s string) (Format, error) {
 			return f, nil
 		}
 	}
-	return "", fmt.Errorf("unknown output format %q: want text or json", s)
+	return "", fmt.Errorf("unknown output format %q: want text, json or github", s)
 }
 
 // Summary counts what a run found.
@@ -159,6 +162,10 @@ func (w *Writer) Finding(f policy.Finding) error {
 		return w.err
 	}
 	w.findings++
+	if w.format == GitHub {
+		_, w.err = io.WriteString(w.out, WorkflowCommand(f)+"\n")
+		return w.err
+	}
 	_, w.err = io.WriteString(w.out, Line(f)+"\n")
 	if w.err == nil && f.Fix != "" {
 		_, w.err = fmt.Fprintf(w.out, "    fix: %s\n", f.Fix)
@@ -198,6 +205,47 @@ func Line(f policy.Finding) string {
 	return b.String()
 }
 
+// WorkflowCommand renders a finding as a GitHub Actions workflow command
+// (https://docs.github.com/actions/reference/workflow-commands-for-github-actions):
+// errors as ::error, mutations as ::notice, everything else as ::warning,
+// placed on the field's line and column when the finding has a file.
+func WorkflowCommand(f policy.Finding) string {
+	command := "warning"
+	switch f.Severity {
+	case policy.Error:
+		command = "error"
+	case policy.Mutation:
+		command = "notice"
+	}
+	var props []string
+	if f.File != "" {
+		props = append(props, "file="+escapeProperty(f.File), fmt.Sprintf("line=%d", f.Line), fmt.Sprintf("col=%d", f.Column))
+	}
+	props = append(props, "title="+escapeProperty(string(f.Rule)+" "+f.Kind+" "+objectName(f)))
+	msg := f.Field + ": " + f.Message
+	if f.Fix != "" {
+		msg += "\nfix: " + f.Fix
+	}
+	return "::" + command + " " + strings.Join(props, ",") + "::" + escapeData(msg)
+}
+
+func objectName(f policy.Finding) string {
+	if f.Namespace == "" {
+		return f.Name
+	}
+	return f.Namespace + "/" + f.Name
+}
+
+// escapeData and escapeProperty escape as the GitHub Actions toolkit does
+// (@actions/core's command.ts).
+func escapeData(s string) string {
+	return strings.NewReplacer("%", "%25", "\r", "%0D", "\n", "%0A").Replace(s)
+}
+
+func escapeProperty(s string) string {
+	return strings.NewReplacer("%", "%25", "\r", "%0D", "\n", "%0A", ":", "%3A", ",", "%2C").Replace(s)
+}
+
 // Drift returns the number of drift findings written.
 func (w *Writer) Drift() int { return w.drift }
 
@@ -228,7 +276,7 @@ func (w *Writer) Close(s Summary) (err error) {
 	if w.err != nil {
 		return w.err
 	}
-	if w.format == Text {
+	if w.format != JSON {
 		if err := w.eachMutation(w.writeMutationYAML); err != nil {
 			return err
 		}

@@ -145,12 +145,45 @@ func TestJSON(t *testing.T) {
 }
 
 func TestParseFormat(t *testing.T) {
-	for _, s := range []string{"text", "json"} {
+	for _, s := range []string{"text", "json", "github"} {
 		if f, err := report.ParseFormat(s); err != nil || string(f) != s {
 			t.Errorf("ParseFormat(%q) = %q, %v", s, f, err)
 		}
 	}
-	if _, err := report.ParseFormat("yaml"); err == nil || !strings.Contains(err.Error(), "want text or json") {
+	if _, err := report.ParseFormat("yaml"); err == nil || !strings.Contains(err.Error(), "want text, json or github") {
 		t.Errorf("ParseFormat(yaml) error = %v, want one naming the formats", err)
+	}
+}
+
+func TestWorkflowCommand(t *testing.T) {
+	tests := map[string]struct {
+		f    policy.Finding
+		want string
+	}{
+		"an error on the field's line and column": {
+			f: denial,
+			want: "::error file=dr.yaml,line=9,col=7,title=FW101 DestinationRule prod/a::" +
+				"spec.trafficPolicy.loadBalancer.localityLbSetting.failoverPriority: locality failover needs outlierDetection",
+		},
+		"a finding from a cluster has no file": {
+			f:    warning,
+			want: "::warning title=FW104 DestinationRule staging/b::spec.trafficPolicy.outlierDetection: never ejects",
+		},
+		"a mutation is a notice": {
+			f:    mutation,
+			want: "::notice file=svc.yaml,line=5,col=3,title=FW201 Service prod/s::metadata.labels: would set istio.io/global=true",
+		},
+		"newlines, percent signs, and commas and colons in properties are escaped": {
+			f: policy.Finding{File: "a,b:c.yaml", Line: 1, Column: 1, Kind: "DestinationRule", Namespace: "n", Name: "x", Rule: "FW101",
+				Field: "spec", Severity: policy.Audit, Message: "100% sure", Fix: "kubectl patch"},
+			want: "::warning file=a%2Cb%3Ac.yaml,line=1,col=1,title=FW101 DestinationRule n/x::spec: 100%25 sure%0Afix: kubectl patch",
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			if got := report.WorkflowCommand(tc.f); got != tc.want {
+				t.Errorf("WorkflowCommand() =\n%s\nwant\n%s", got, tc.want)
+			}
+		})
 	}
 }

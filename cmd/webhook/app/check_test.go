@@ -52,6 +52,7 @@ func TestCheckGolden(t *testing.T) {
 		{golden: "good-show-mutations-json", args: []string{"-f", "good/new-service.yaml", "--show-mutations", "-o", "json"}, wantCode: app.ExitOK},
 		{golden: "bad", args: []string{"-f", "bad"}, wantCode: app.ExitFailure},
 		{golden: "bad-json", args: []string{"-f", "bad", "-o", "json"}, wantCode: app.ExitFailure},
+		{golden: "bad-github", args: []string{"-f", "bad", "-o", "github"}, wantCode: app.ExitFailure},
 		{golden: "bad-namespace-mode", args: []string{"-f", "bad", "--namespace-mode", "prod=warn", "--namespace-mode", "sandbox=enforce"}, wantCode: app.ExitFailure},
 		{golden: "bad-all-warn", args: []string{"-f", "bad/destinationrules.yaml", "-f", "bad/nested", "--default-mode", "warn", "--namespace-mode", "prod=warn"}, wantCode: app.ExitOK},
 		{golden: "warning-only", args: []string{"-f", "warning-only"}, wantCode: app.ExitOK},
@@ -136,7 +137,7 @@ func TestCheckUsageErrors(t *testing.T) {
 		"a namespace that is not a name":           {[]string{"-f", "-", "--namespace-mode", "Prod=warn"}, `invalid --namespace-mode: namespace "Prod"`},
 		"a default namespace that is not a name":   {[]string{"-f", "-", "-n", "my_ns"}, `invalid --namespace: namespace "my_ns"`},
 		"an excluded namespace that is not a name": {[]string{"-f", "-", "--exclude-namespaces", "kube-system,"}, `invalid --exclude-namespaces: namespace ""`},
-		"an unknown output format":                 {[]string{"-f", "-", "-o", "yaml"}, `invalid --output: unknown output format "yaml": want text or json`},
+		"an unknown output format":                 {[]string{"-f", "-", "-o", "yaml"}, `invalid --output: unknown output format "yaml": want text, json or github`},
 		"waypoint none":                            {[]string{"-f", "-", "--waypoint-name", "none"}, `invalid --waypoint-name "none"`},
 		"an unknown flag":                          {[]string{"-f", "-", "--bogus"}, "unknown flag: --bogus"},
 	}

@@ -31,7 +31,7 @@ func (p *policyFlags) bind(cmd *cobra.Command) {
 	f.StringArrayVar(&p.namespaceModes, "namespace-mode", nil, "NAMESPACE=MODE: judge NAMESPACE as if labeled "+keys.Enforcement+"=MODE (enforce, warn, audit or off); repeatable")
 	f.StringSliceVar(&p.excluded, "exclude-namespaces", defaultExcludedNamespaces, "namespaces the webhook configurations exclude, whose objects the webhook never sees; comma-separated")
 	f.StringVar(&p.waypointName, "waypoint-name", server.DefaultOptions().WaypointName, "the webhook's --waypoint-name: the waypoint of Services when neither they nor their namespace set "+keys.UseWaypoint)
-	f.StringVarP(&p.output, "output", "o", string(report.Text), "output format: text (one line per finding) or json")
+	f.StringVarP(&p.output, "output", "o", string(report.Text), "output format: text (one line per finding), json, or github (GitHub Actions annotations on the offending line)")
 }
 
 // parsed is policyFlags checked.
