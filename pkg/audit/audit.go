@@ -231,9 +231,13 @@ func (a *auditor) destinationRule(dr client.Object) error {
 	out := a.evaluator.DestinationRule(dr)
 	if out.Excluded {
 		a.summary.Skipped++
+		a.summary.CountNotJudged(dr.GetNamespace(), report.Excluded)
 		return nil
 	}
 	a.summary.DestinationRules++
+	if out.Mode == mode.Off {
+		a.summary.CountNotJudged(dr.GetNamespace(), report.ModeOff)
+	}
 	if out.Denied {
 		a.summary.Denied++
 	}
@@ -310,9 +314,13 @@ func (a *auditor) service(ctx context.Context, svc *corev1.Service) error {
 	out := a.evaluator.Service(svc)
 	if out.Excluded {
 		a.summary.Skipped++
+		a.summary.CountNotJudged(svc.Namespace, report.Excluded)
 		return nil
 	}
 	a.summary.Services++
+	if out.Mode == mode.Off {
+		a.summary.CountNotJudged(svc.Namespace, report.ModeOff)
+	}
 	fixed := false
 	if out.Mutated != nil {
 		a.summary.Mutated++

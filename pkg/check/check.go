@@ -295,6 +295,12 @@ func (r *run) judge(doc manifest.Document, obj manifest.Object, into client.Obje
 		return out, false, nil
 	}
 	out = evaluate()
+	switch {
+	case out.Excluded:
+		r.summary.CountNotJudged(into.GetNamespace(), report.Excluded)
+	case out.Mode == mode.Off:
+		r.summary.CountNotJudged(into.GetNamespace(), report.ModeOff)
+	}
 	if out.Excluded {
 		r.skip(doc, obj.Item, "%s %s/%s: namespace %s is excluded from the webhook", obj.GVK.Kind, into.GetNamespace(), into.GetName(), into.GetNamespace())
 		return out, false, nil

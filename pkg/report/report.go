@@ -64,11 +64,41 @@ type Summary struct {
 	Skipped int `json:"skipped"`
 	// Invalid is the number of documents that could not be read.
 	Invalid int `json:"invalid,omitempty"`
+	// NotJudged are the namespaces whose objects were read but not judged:
+	// in mode off, or excluded from the webhook. An all-clear says nothing
+	// about them, so they are named.
+	NotJudged []NotJudged `json:"notJudged,omitempty"`
 	// Clusters is the number of clusters audited at once, and Drift the
 	// number of findings of differences between them (audit with several
 	// clusters only).
 	Clusters int `json:"clusters,omitempty"`
 	Drift    int `json:"drift,omitempty"`
+}
+
+// NotJudged is a namespace whose objects were not judged, and why.
+type NotJudged struct {
+	Namespace string `json:"namespace"`
+	// Reason is "mode off" or "excluded".
+	Reason string `json:"reason"`
+	// Objects counts its Services and DestinationRules.
+	Objects int `json:"objects"`
+}
+
+// Reasons a namespace is not judged.
+const (
+	ModeOff  = "mode off"
+	Excluded = "excluded"
+)
+
+// CountNotJudged records one object of namespace not judged for reason.
+func (s *Summary) CountNotJudged(namespace, reason string) {
+	for i := range s.NotJudged {
+		if s.NotJudged[i].Namespace == namespace && s.NotJudged[i].Reason == reason {
+			s.NotJudged[i].Objects++
+			return
+		}
+	}
+	s.NotJudged = append(s.NotJudged, NotJudged{Namespace: namespace, Reason: reason, Objects: 1})
 }
 
 func (s Summary) String() string {
@@ -87,6 +117,13 @@ func (s Summary) String() string {
 	}
 	if s.Invalid > 0 {
 		fmt.Fprintf(&b, ", %d invalid", s.Invalid)
+	}
+	if len(s.NotJudged) > 0 {
+		parts := make([]string, len(s.NotJudged))
+		for i, n := range s.NotJudged {
+			parts[i] = fmt.Sprintf("%s (%s, %s)", n.Namespace, n.Reason, plural(n.Objects, "object"))
+		}
+		fmt.Fprintf(&b, "; not judged: %s", strings.Join(parts, ", "))
 	}
 	if s.Clusters > 1 {
 		fmt.Fprintf(&b, "; %d clusters compared: %s", s.Clusters, plural(s.Drift, "difference"))

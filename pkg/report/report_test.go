@@ -3,6 +3,7 @@ package report_test
 import (
 	"bytes"
 	"encoding/json"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -134,7 +135,7 @@ func TestJSON(t *testing.T) {
 			if !tc.showMutations && strings.Contains(out.String(), "mutatedServices") {
 				t.Error("mutatedServices is written without showMutations")
 			}
-			if doc.Summary != tc.wantSummary {
+			if !reflect.DeepEqual(doc.Summary, tc.wantSummary) {
 				t.Errorf("summary %+v, want %+v", doc.Summary, tc.wantSummary)
 			}
 			if summary.Len() != 0 {
@@ -185,5 +186,18 @@ func TestWorkflowCommand(t *testing.T) {
 				t.Errorf("WorkflowCommand() =\n%s\nwant\n%s", got, tc.want)
 			}
 		})
+	}
+}
+
+func TestSummaryNamesWhatWasNotJudged(t *testing.T) {
+	var s report.Summary
+	s.DestinationRules = 3
+	s.CountNotJudged("sample", report.ModeOff)
+	s.CountNotJudged("kube-system", report.Excluded)
+	s.CountNotJudged("sample", report.ModeOff)
+	want := "0 Services, 3 DestinationRules: 0 would be denied, 0 warnings, 0 audit findings, 0 Services would be mutated; " +
+		"not judged: sample (mode off, 2 objects), kube-system (excluded, 1 object)"
+	if got := s.String(); got != want {
+		t.Errorf("summary\n%s\nwant\n%s", got, want)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"maps"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"slices"
 	"strings"
@@ -116,7 +117,7 @@ func TestAuditReportsWhatPredatesTheWebhook(t *testing.T) {
 			t.Errorf("the report mentions %q:\n%s", unwanted, stdout)
 		}
 	}
-	wantSummary := "8 Services, 5 DestinationRules: 2 would be denied, 1 warning, 0 audit findings, 6 Services would be mutated\n"
+	wantSummary := "8 Services, 5 DestinationRules: 2 would be denied, 1 warning, 0 audit findings, 6 Services would be mutated; not judged: report-off (mode off, 2 objects)\n"
 	if !strings.Contains(stderr, wantSummary) {
 		t.Errorf("stderr %q, want the summary %q", stderr, wantSummary)
 	}
@@ -138,8 +139,9 @@ func TestAuditJSON(t *testing.T) {
 	if err := json.Unmarshal([]byte(stdout), &doc); err != nil {
 		t.Fatalf("stdout is not one JSON document: %v\n%s", err, stdout)
 	}
-	want := report.Summary{Services: 8, DestinationRules: 5, Denied: 2, Warnings: 1, Mutated: 6}
-	if doc.Summary != want {
+	want := report.Summary{Services: 8, DestinationRules: 5, Denied: 2, Warnings: 1, Mutated: 6,
+		NotJudged: []report.NotJudged{{Namespace: "report-off", Reason: report.ModeOff, Objects: 2}}}
+	if !reflect.DeepEqual(doc.Summary, want) {
 		t.Errorf("summary %+v, want %+v", doc.Summary, want)
 	}
 	for _, f := range doc.Findings {
