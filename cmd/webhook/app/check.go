@@ -94,7 +94,7 @@ that wait.`,
 			if cause := context.Cause(cmd.Context()); err != nil && cause != nil {
 				// Stopped: exit 2, as for input that could not be read,
 				// so that no script reads an interrupted run as a verdict.
-				if errors.Is(err, context.Canceled) {
+				if !errors.Is(err, cause) { // not already said, as "reading FILE: ..."
 					err = fmt.Errorf("%w before all input was judged", cause)
 				}
 				return inputError{err}

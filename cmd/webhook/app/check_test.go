@@ -192,6 +192,20 @@ func TestPolicyCommandsHelp(t *testing.T) {
 	}
 }
 
+func TestCheckRefusesAnUnreadableFileNamedDirectly(t *testing.T) {
+	if os.Geteuid() == 0 {
+		t.Skip("root reads any file")
+	}
+	path := filepath.Join(t.TempDir(), "secret.yaml")
+	if err := os.WriteFile(path, []byte("apiVersion: v1\nkind: Service\n"), 0); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr := webhookMain(t, "", "check", "-f", path)
+	if want := "error: reading " + path + ": permission denied"; code != app.ExitUsage || !strings.Contains(stderr, want) {
+		t.Errorf("exit %d, stderr %q; want %d and %q", code, stderr, app.ExitUsage, want)
+	}
+}
+
 // TestCheckNothingRead: input from which no document was read exits 2
 // ("nothing to check"), so a CI step that renders nothing cannot pass by
 // saying nothing, unless --allow-empty says empty input is expected.
