@@ -64,7 +64,9 @@ type source struct {
 // read as JSON when named *.json, or, for standard input, when the input
 // starts with "{"; otherwise as YAML.
 //
-// A named pipe or device named directly is spooled like standard input.
+// A named pipe or device named directly is spooled like standard input,
+// and read as JSON by its name or, without a manifest extension (as
+// /dev/fd/N of a shell's process substitution), by its content.
 // Reading a stream stops when ctx is done, with an error naming the
 // stream and ctx's cause (a pipe whose writer never closes it is otherwise
 // waited for forever); the goroutine blocked on it is left behind, for the
@@ -115,8 +117,13 @@ func (s *Set) add(ctx context.Context, path string) (folder bool, err error) {
 		return true, s.walkFolder(path, nil)
 	case !info.Mode().IsRegular():
 		// A pipe can be read once, and opening one waits for a writer.
-		json := isJSONName(path)
-		return false, s.spool(ctx, path, func() (io.ReadCloser, error) { return os.Open(path) }, &json)
+		// Process substitution names it /dev/fd/N: without a manifest
+		// extension, its content says whether it is JSON, as for stdin.
+		var isJSON *bool
+		if hasExtension(path) {
+			isJSON = new(isJSONName(path))
+		}
+		return false, s.spool(ctx, path, func() (io.ReadCloser, error) { return os.Open(path) }, isJSON)
 	}
 	// Unreadable input is found now, as bad input, not halfway through
 	// judging.

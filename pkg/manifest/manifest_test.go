@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -553,4 +554,46 @@ func relativeSources(s *Set, dir string) []string {
 		got = append(got, filepath.ToSlash(rel))
 	}
 	return got
+}
+
+func TestOpenSpoolsANamedPipe(t *testing.T) {
+	tests := map[string]struct {
+		name     string
+		input    string
+		wantJSON bool
+	}{
+		"named *.yaml, read as YAML":                         {name: "in.yaml", input: service},
+		"named *.json, read as JSON":                         {name: "in.json", input: "{}", wantJSON: true},
+		"without an extension, read as JSON when it is JSON": {name: "63", input: " {\"kind\": \"List\"}", wantJSON: true},
+		"without an extension, read as YAML otherwise":       {name: "63", input: service},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), tc.name)
+			if err := syscall.Mkfifo(path, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			go func() {
+				// Opening the writing end waits for Open to read.
+				if f, err := os.OpenFile(path, os.O_WRONLY, 0); err == nil {
+					_, _ = f.WriteString(tc.input)
+					_ = f.Close()
+				}
+			}()
+			s, err := Open(t.Context(), []string{path}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			if len(s.sources) != 1 || s.sources[0].name != path || s.sources[0].json != tc.wantJSON {
+				t.Fatalf("sources %+v, want %s read as JSON: %v", s.sources, path, tc.wantJSON)
+			}
+			// Read twice: the spool, not the pipe, which has no writer left.
+			for range 2 {
+				if err := s.Walk(func(Chunk) error { return nil }); err != nil {
+					t.Fatal(err)
+				}
+			}
+		})
+	}
 }
