@@ -71,10 +71,11 @@ func TestCheckStopsOnASignalWhileWaitingForInput(t *testing.T) {
 			}
 			exited := make(chan error, 1)
 			go func() { exited <- cmd.Wait() }()
+			finished := false
 			defer func() {
-				if cmd.ProcessState == nil {
+				if !finished {
 					_ = cmd.Process.Kill()
-					<-exited
+					t.Logf("killed: %v", <-exited)
 				}
 			}()
 			if tc.writer && tc.input == "fifo" {
@@ -104,6 +105,7 @@ func TestCheckStopsOnASignalWhileWaitingForInput(t *testing.T) {
 			}
 			select {
 			case err := <-exited:
+				finished = true
 				var exit *exec.ExitError
 				if !errors.As(err, &exit) || exit.ExitCode() != 2 {
 					t.Errorf("exit %v, want status 2; stderr: %s", err, stderr.String())
