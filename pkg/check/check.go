@@ -49,6 +49,9 @@ type Options struct {
 	ShowMutations bool
 	// Verbose writes a note for everything skipped.
 	Verbose bool
+	// AllowEmpty accepts input from which no document is read; otherwise
+	// that is an *InputError ("nothing to check").
+	AllowEmpty bool
 }
 
 // InputError reports input that could not be read: a missing path, or
@@ -80,7 +83,7 @@ func (e *InputError) Unwrap() error { return e.Err }
 // says some input could not be read.
 func Run(ctx context.Context, opts Options, stdout, stderr io.Writer) (report.Summary, error) {
 	var summary report.Summary
-	set, err := manifest.Open(opts.Paths, opts.Stdin)
+	set, err := manifest.Open(ctx, opts.Paths, opts.Stdin)
 	if err != nil {
 		return summary, &InputError{Err: err}
 	}
@@ -89,6 +92,9 @@ func Run(ctx context.Context, opts Options, stdout, stderr io.Writer) (report.Su
 	inv, err := readInventory(ctx, set, opts.Namespace)
 	if err != nil {
 		return summary, err
+	}
+	if err := set.NothingRead(); err != nil && !opts.AllowEmpty {
+		return summary, &InputError{Err: err}
 	}
 	scheme, err := kinds.Scheme()
 	if err != nil {

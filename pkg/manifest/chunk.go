@@ -38,9 +38,18 @@ type Chunk struct {
 // Walk calls fn with every document of every source, in order, reading one
 // document at a time. It stops at fn's first error and returns it, and
 // returns errors opening or reading files.
+// Walk also counts the documents holding more than spaces and comments,
+// for NothingRead.
 func (s *Set) Walk(fn func(Chunk) error) error {
-	for _, src := range s.sources {
-		if err := src.walk(fn); err != nil {
+	for i, src := range s.sources {
+		s.documents[i] = 0
+		err := src.walk(func(c Chunk) error {
+			if c.Err != nil || !isBlank(c.Data) {
+				s.documents[i]++
+			}
+			return fn(c)
+		})
+		if err != nil {
 			return err
 		}
 	}

@@ -9,6 +9,7 @@
 package manifest
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -31,8 +32,22 @@ var Extensions = []string{".yaml", ".yml", ".json"}
 // Set is the input a list of paths names, in order, readable more than once.
 type Set struct {
 	sources []source
-	// spool is the temporary file holding standard input, if read.
-	spool string
+	// inputs are the paths named, in order, with the sources each gave.
+	inputs []input
+	// documents counts, per source, the documents the last Walk read
+	// that hold more than spaces and comments.
+	documents []int
+	// spools are the temporary files holding standard input and other
+	// streams (named pipes, devices), which cannot be read twice.
+	spools []string
+	stdin  bool
+}
+
+// input is one path named: its sources are sources[first:end].
+type input struct {
+	name       string
+	folder     bool
+	first, end int
 }
 
 // source is one file of the input.
@@ -48,7 +63,15 @@ type source struct {
 // is read from stdin into a temporary file, which Close removes. Files are
 // read as JSON when named *.json, or, for standard input, when the input
 // starts with "{"; otherwise as YAML.
-func Open(paths []string, stdin io.Reader) (_ *Set, err error) {
+//
+// A named pipe or device named directly is spooled like standard input,
+// and read as JSON by its name or, without a manifest extension (as
+// /dev/fd/N of a shell's process substitution), by its content.
+// Reading a stream stops when ctx is done, with an error naming the
+// stream and ctx's cause (a pipe whose writer never closes it is otherwise
+// waited for forever); the goroutine blocked on it is left behind, for the
+// process to end.
+func Open(ctx context.Context, paths []string, stdin io.Reader) (_ *Set, err error) {
 	if len(paths) == 0 {
 		return nil, errors.New("no input: name files or folders, or - for standard input")
 	}
@@ -59,46 +82,92 @@ func Open(paths []string, stdin io.Reader) (_ *Set, err error) {
 		}
 	}()
 	for _, p := range paths {
+		in := input{name: p, first: len(s.sources)}
 		if p == Stdin {
-			if s.spool != "" {
+			if s.stdin {
 				return nil, errors.New("standard input (-) is named more than once")
 			}
-			if err := s.spoolStdin(stdin); err != nil {
-				return nil, err
+			s.stdin = true
+			in.name = StdinName
+			if stdin == nil {
+				return nil, errors.New("standard input (-) is not available")
 			}
-			continue
+			err = s.spool(ctx, StdinName, func() (io.ReadCloser, error) { return io.NopCloser(stdin), nil }, nil)
+		} else {
+			in.folder, err = s.add(ctx, p)
 		}
-		if err := s.add(p); err != nil {
+		if err != nil {
 			return nil, err
 		}
+		in.end = len(s.sources)
+		s.inputs = append(s.inputs, in)
 	}
+	s.documents = make([]int, len(s.sources))
 	return s, nil
 }
 
-func (s *Set) add(path string) error {
+// add adds the file or folder at path, and says whether it is a folder.
+func (s *Set) add(ctx context.Context, path string) (folder bool, err error) {
 	info, err := os.Stat(path)
 	if err != nil {
-		return fmt.Errorf("reading %s: %w", path, unwrapPathError(err))
+		return false, fmt.Errorf("reading %s: %w", path, unwrapPathError(err))
 	}
-	if !info.IsDir() {
-		// Unreadable input is found now, as bad input, not halfway
-		// through judging.
-		f, err := os.Open(path)
-		if err != nil {
-			return fmt.Errorf("reading %s: %w", path, unwrapPathError(err))
+	switch {
+	case info.IsDir():
+		return true, s.walkFolder(path, nil)
+	case !info.Mode().IsRegular():
+		// A pipe can be read once, and opening one waits for a writer.
+		// Process substitution names it /dev/fd/N: without a manifest
+		// extension, its content says whether it is JSON, as for stdin.
+		var isJSON *bool
+		if hasExtension(path) {
+			isJSON = new(isJSONName(path))
 		}
-		_ = f.Close()
-		s.sources = append(s.sources, source{name: path, path: path, json: isJSONName(path)})
-		return nil
+		return false, s.spool(ctx, path, func() (io.ReadCloser, error) { return os.Open(path) }, isJSON)
 	}
-	before := len(s.sources)
-	if err := s.walkFolder(path, nil); err != nil {
-		return err
+	// Unreadable input is found now, as bad input, not halfway through
+	// judging.
+	f, err := os.Open(path)
+	if err != nil {
+		return false, fmt.Errorf("reading %s: %w", path, unwrapPathError(err))
 	}
-	if len(s.sources) == before {
-		return fmt.Errorf("nothing to check: %s holds no %s file", path, strings.Join(Extensions, ", "))
+	_ = f.Close()
+	s.sources = append(s.sources, source{name: path, path: path, json: isJSONName(path)})
+	return false, nil
+}
+
+// NothingRead returns an error saying "nothing to check" and why, naming
+// each input, when the last Walk read no document holding more than
+// spaces and comments; nil otherwise. Input that says nothing is most
+// often a mistake upstream (a template that rendered nothing, a wrong
+// folder), which a check must not pass by silence.
+func (s *Set) NothingRead() error {
+	for _, n := range s.documents {
+		if n > 0 {
+			return nil
+		}
 	}
-	return nil
+	why := make([]string, 0, len(s.inputs))
+	for _, in := range s.inputs {
+		switch files := in.end - in.first; {
+		case files == 0:
+			why = append(why, fmt.Sprintf("%s holds no %s file", in.name, extensionList()))
+		case in.folder:
+			why = append(why, fmt.Sprintf("the %d files in %s hold no document", files, in.name))
+		default:
+			why = append(why, in.name+" holds no document")
+		}
+	}
+	return fmt.Errorf("nothing to check: %s", strings.Join(why, "; "))
+}
+
+// extensionList names Extensions as a sentence does: ".a, .b or .c".
+func extensionList() string {
+	last := len(Extensions) - 1
+	if last == 0 {
+		return Extensions[0]
+	}
+	return strings.Join(Extensions[:last], ", ") + " or " + Extensions[last]
 }
 
 // walkFolder adds the manifest files under dir, in lexical order, following
@@ -141,35 +210,53 @@ func (s *Set) walkFolder(dir string, parents []os.FileInfo) error {
 	return nil
 }
 
-func (s *Set) spoolStdin(stdin io.Reader) error {
-	if stdin == nil {
-		return errors.New("standard input (-) is not available")
-	}
-	f, err := os.CreateTemp("", "failover-webhook-stdin-*")
+// spool copies the stream open returns into a temporary file, which is
+// read as JSON when isJSON says so or, when it is nil, when the stream
+// starts with "{". It gives up when ctx is done, leaving the copy blocked
+// in its goroutine: neither opening a named pipe nor reading standard
+// input can be interrupted otherwise.
+func (s *Set) spool(ctx context.Context, name string, open func() (io.ReadCloser, error), isJSON *bool) error {
+	f, err := os.CreateTemp("", "failover-webhook-input-*")
 	if err != nil {
-		return fmt.Errorf("spooling standard input: %w", err)
+		return fmt.Errorf("spooling %s: %w", name, err)
 	}
-	s.spool = f.Name()
-	_, copyErr := io.Copy(f, stdin)
-	if err := errors.Join(copyErr, f.Close()); err != nil {
-		return fmt.Errorf("spooling standard input: %w", err)
+	s.spools = append(s.spools, f.Name())
+	done := make(chan error, 1)
+	go func() {
+		r, err := open()
+		if err != nil {
+			done <- errors.Join(unwrapPathError(err), f.Close())
+			return
+		}
+		_, err = io.Copy(f, r)
+		done <- errors.Join(err, r.Close(), f.Close())
+	}()
+	select {
+	case err = <-done:
+	case <-ctx.Done():
+		return fmt.Errorf("reading %s: %w", name, context.Cause(ctx))
 	}
-	isJSON, err := startsWithBrace(s.spool)
 	if err != nil {
+		return fmt.Errorf("reading %s: %w", name, err)
+	}
+	src := source{name: name, path: f.Name()}
+	if isJSON != nil {
+		src.json = *isJSON
+	} else if src.json, err = startsWithBrace(src.path); err != nil {
 		return err
 	}
-	s.sources = append(s.sources, source{name: StdinName, path: s.spool, json: isJSON})
+	s.sources = append(s.sources, src)
 	return nil
 }
 
-// Close removes the spooled standard input.
+// Close removes the spooled streams.
 func (s *Set) Close() error {
-	if s.spool == "" {
-		return nil
+	var errs []error
+	for _, p := range s.spools {
+		errs = append(errs, os.Remove(p))
 	}
-	err := os.Remove(s.spool)
-	s.spool = ""
-	return err
+	s.spools = nil
+	return errors.Join(errs...)
 }
 
 // Sources returns the names of the files the Set reads, in order.

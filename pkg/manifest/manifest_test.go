@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -66,7 +67,7 @@ func read(t *testing.T, name, content string) []document {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), name)
 	writeFile(t, path, content)
-	s, err := Open([]string{path}, nil)
+	s, err := Open(t.Context(), []string{path}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -351,7 +352,7 @@ func TestOpenFolders(t *testing.T) {
 		writeFile(t, filepath.Join(dir, f), service)
 	}
 	single := filepath.Join(dir, "notes.txt")
-	s, err := Open([]string{dir, single}, nil)
+	s, err := Open(t.Context(), []string{dir, single}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -374,7 +375,7 @@ func TestOpenErrors(t *testing.T) {
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			_, err := Open(tc.paths, strings.NewReader(service))
+			_, err := Open(t.Context(), tc.paths, strings.NewReader(service))
 			if err == nil || err.Error() != tc.want {
 				t.Errorf("Open(%q) error = %v, want %q", tc.paths, err, tc.want)
 			}
@@ -402,7 +403,7 @@ func TestStdin(t *testing.T) {
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			s, err := Open([]string{Stdin}, strings.NewReader(tc.input))
+			s, err := Open(t.Context(), []string{Stdin}, strings.NewReader(tc.input))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -412,7 +413,7 @@ func TestStdin(t *testing.T) {
 			// Read twice: standard input is spooled so passes can repeat.
 			assertDocuments(t, readAll(t, s), tc.want)
 			assertDocuments(t, readAll(t, s), tc.want)
-			spool := s.spool
+			spool := s.spools[0]
 			if err := s.Close(); err != nil {
 				t.Fatal(err)
 			}
@@ -426,7 +427,7 @@ func TestStdin(t *testing.T) {
 func TestWalkStopsAtTheCallbacksError(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "in.yaml")
 	writeFile(t, path, service+"---\n"+service)
-	s, err := Open([]string{path}, nil)
+	s, err := Open(t.Context(), []string{path}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -470,18 +471,18 @@ func TestOpenFollowsSymbolicLinks(t *testing.T) {
 			},
 			wantErr: "a symbolic link loops back to a folder it is in",
 		},
-		"an empty folder is nothing to check": {
+		"a folder without manifests has no sources (NothingRead says so)": {
 			layout: func(t *testing.T, dir string) string {
 				writeFile(t, filepath.Join(dir, "in", "README.md"), "")
 				return filepath.Join(dir, "in")
 			},
-			wantErr: "nothing to check: ",
+			want: nil,
 		},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			dir := t.TempDir()
-			s, err := Open([]string{tc.layout(t, dir)}, nil)
+			s, err := Open(t.Context(), []string{tc.layout(t, dir)}, nil)
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("error %v, want one saying %q", err, tc.wantErr)
@@ -508,7 +509,7 @@ func TestOpenRefusesAnUnreadableFile(t *testing.T) {
 	if err := os.Chmod(path, 0); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Open([]string{path}, nil); err == nil || !strings.Contains(err.Error(), "permission denied") {
+	if _, err := Open(t.Context(), []string{path}, nil); err == nil || !strings.Contains(err.Error(), "permission denied") {
 		t.Errorf("error %v, want permission denied when opening", err)
 	}
 }
@@ -553,4 +554,46 @@ func relativeSources(s *Set, dir string) []string {
 		got = append(got, filepath.ToSlash(rel))
 	}
 	return got
+}
+
+func TestOpenSpoolsANamedPipe(t *testing.T) {
+	tests := map[string]struct {
+		name     string
+		input    string
+		wantJSON bool
+	}{
+		"named *.yaml, read as YAML":                         {name: "in.yaml", input: service},
+		"named *.json, read as JSON":                         {name: "in.json", input: "{}", wantJSON: true},
+		"without an extension, read as JSON when it is JSON": {name: "63", input: " {\"kind\": \"List\"}", wantJSON: true},
+		"without an extension, read as YAML otherwise":       {name: "63", input: service},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), tc.name)
+			if err := syscall.Mkfifo(path, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			go func() {
+				// Opening the writing end waits for Open to read.
+				if f, err := os.OpenFile(path, os.O_WRONLY, 0); err == nil {
+					_, _ = f.WriteString(tc.input)
+					_ = f.Close()
+				}
+			}()
+			s, err := Open(t.Context(), []string{path}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			if len(s.sources) != 1 || s.sources[0].name != path || s.sources[0].json != tc.wantJSON {
+				t.Fatalf("sources %+v, want %s read as JSON: %v", s.sources, path, tc.wantJSON)
+			}
+			// Read twice: the spool, not the pipe, which has no writer left.
+			for range 2 {
+				if err := s.Walk(func(Chunk) error { return nil }); err != nil {
+					t.Fatal(err)
+				}
+			}
+		})
+	}
 }

@@ -39,6 +39,9 @@ type injector struct {
 	mutating   string
 	validating string
 	trust      *trust
+	// retiredGrace is how long a CA stays in the caBundles after a newer
+	// one was issued: see retiredCAGrace.
+	retiredGrace time.Duration
 }
 
 // Reconcile implements reconcile.Reconciler. Every event leads to the same
@@ -121,7 +124,7 @@ func (r *injector) inject(ctx context.Context, obj client.Object, name string, c
 		if ca == nil {
 			continue
 		}
-		if merged := mergeBundle(*b, ca, now); !bytes.Equal(merged, *b) {
+		if merged := mergeBundle(*b, ca, now, r.retiredGrace); !bytes.Equal(merged, *b) {
 			*b, changed = merged, true
 		}
 	}
@@ -137,15 +140,18 @@ func (r *injector) inject(ctx context.Context, obj client.Object, name string, c
 	return before, after, nil
 }
 
-// mergeBundle returns bundle with ca added, the CAs that expired removed,
-// and at most MaxBundledCAs kept (ca and the most recently issued others).
-// Certificates keep their order, so an unchanged bundle compares equal.
-func mergeBundle(bundle []byte, ca *x509.Certificate, now time.Time) []byte {
+// mergeBundle returns bundle with ca added, the CAs that expired or were
+// retired more than grace ago removed, and at most MaxBundledCAs kept (ca
+// and the most recently issued others). Certificates keep their order, so
+// an unchanged bundle compares equal.
+func mergeBundle(bundle []byte, ca *x509.Certificate, now time.Time, grace time.Duration) []byte {
 	existing, _ := parseBundle(bundle) // an unreadable bundle is replaced
 	var kept []*x509.Certificate
 	for _, c := range existing {
-		if (c.Equal(ca) || now.Before(c.NotAfter)) && !slices.ContainsFunc(kept, c.Equal) {
-			kept = append(kept, c)
+		if c.Equal(ca) || (now.Before(c.NotAfter) && !retired(c, ca, existing, now, grace)) {
+			if !slices.ContainsFunc(kept, c.Equal) {
+				kept = append(kept, c)
+			}
 		}
 	}
 	if !slices.ContainsFunc(kept, ca.Equal) {
@@ -165,6 +171,25 @@ func mergeBundle(bundle []byte, ca *x509.Certificate, now time.Time) []byte {
 		_ = pem.Encode(&out, &pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})
 	}
 	return out.Bytes()
+}
+
+// retired reports whether c is a CA that ca replaced more than grace ago:
+// c was issued before ca, and the first CA issued after c (in bundle, or ca
+// itself) was issued more than grace before now. From then on c signs
+// nothing, so once every certificate it signed has expired it has nothing
+// left to vouch for. CAs issued after ca (by a replica that rotated first)
+// are never retired here.
+func retired(c, ca *x509.Certificate, bundle []*x509.Certificate, now time.Time, grace time.Duration) bool {
+	if !c.NotBefore.Before(ca.NotBefore) {
+		return false
+	}
+	successor := ca.NotBefore
+	for _, other := range bundle {
+		if other.NotBefore.After(c.NotBefore) && other.NotBefore.Before(successor) {
+			successor = other.NotBefore
+		}
+	}
+	return now.Sub(successor) > grace
 }
 
 // parseBundle decodes the PEM certificates of a caBundle.

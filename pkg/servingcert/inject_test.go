@@ -72,7 +72,7 @@ func TestInjector(t *testing.T) {
 			}
 			c := fake.NewClientBuilder().WithScheme(scheme.Scheme).WithObjects(objects...).Build()
 			r := &injector{client: c, secret: types.NamespacedName{Namespace: secret.Namespace, Name: secret.Name},
-				mutating: "m", validating: "v", trust: newTrust(time.Minute)}
+				mutating: "m", validating: "v", trust: newTrust(time.Minute), retiredGrace: retiredCAGrace(time.Hour)}
 			ctx := context.Background()
 			if _, err := r.Reconcile(ctx, reconcile.Request{}); err != nil {
 				t.Fatal(err)

@@ -127,6 +127,17 @@ func untilValidEverywhere(cert *x509.Certificate, now time.Time) time.Duration {
 	return max(cert.NotBefore.Add(ClockSkewAllowance).Sub(now), 0)
 }
 
+// retiredCAGrace is how long a CA stays in the caBundles after the next
+// one was issued: the serving certificate's lifetime, since the last
+// certificate the retired CA signed was signed about when the next CA was
+// issued and expires within that lifetime, plus resyncInterval for a
+// replica that learns of the new CA late and signs with the old one a
+// little longer. A retired CA is thus never pruned while a certificate it
+// signed can still be served, and never trusted long after.
+func retiredCAGrace(certDuration time.Duration) time.Duration {
+	return certDuration + resyncInterval
+}
+
 // CacheOptions restricts the manager's cache to the objects the mode reads,
 // by name, which is all its RBAC allows: the CA Secret and the two
 // configurations.
@@ -154,6 +165,8 @@ func (s *SelfManaged) SetupWithManager(mgr manager.Manager) error {
 		mutating:   s.opts.MutatingWebhookConfiguration,
 		validating: s.opts.ValidatingWebhookConfiguration,
 		trust:      s.trust,
+
+		retiredGrace: retiredCAGrace(s.opts.CertDuration),
 	}
 	// Whatever changed, the same work follows: one key for everything.
 	everything := handler.EnqueueRequestsFromMapFunc(func(context.Context, client.Object) []reconcile.Request {

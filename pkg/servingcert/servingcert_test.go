@@ -56,7 +56,10 @@ func TestMergeBundle(t *testing.T) {
 
 	tests := map[string]struct {
 		bundle []byte
-		want   []*x509.Certificate
+		// grace is how long a CA is kept after a newer one is issued;
+		// a day unless set, so that nothing is pruned.
+		grace time.Duration
+		want  []*x509.Certificate
 	}{
 		"an empty bundle gets the CA": {
 			want: []*x509.Certificate{current},
@@ -76,6 +79,18 @@ func TestMergeBundle(t *testing.T) {
 		"over MaxBundledCAs (4) the earliest issued go, never the CA": {
 			bundle: encode(recent, older, current, old, newest), want: []*x509.Certificate{recent, current, old, newest},
 		},
+		"a CA superseded longer than the grace ago is pruned, the one superseded since stays": {
+			bundle: encode(old, recent, current), grace: 90 * time.Minute, want: []*x509.Certificate{recent, current},
+		},
+		"a CA is pruned after the grace from its successor's issue, even if that one is gone": {
+			bundle: encode(older, current), grace: 30 * time.Minute, want: []*x509.Certificate{current},
+		},
+		"a CA issued after the current one is never pruned": {
+			bundle: encode(old, current, newest), grace: time.Minute, want: []*x509.Certificate{current, newest},
+		},
+		"the current CA stays however long ago a newer one was issued": {
+			bundle: encode(current, newest), grace: time.Nanosecond, want: []*x509.Certificate{current, newest},
+		},
 		"a bundle that does not parse is replaced": {
 			bundle: []byte("-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n"), want: []*x509.Certificate{current},
 		},
@@ -85,11 +100,15 @@ func TestMergeBundle(t *testing.T) {
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			got := mergeBundle(tc.bundle, current, now)
+			grace := tc.grace
+			if grace == 0 {
+				grace = 24 * time.Hour
+			}
+			got := mergeBundle(tc.bundle, current, now, grace)
 			if cas := parse(t, got); !slices.EqualFunc(cas, tc.want, (*x509.Certificate).Equal) {
 				t.Errorf("merged %d CAs, want %d in order", len(cas), len(tc.want))
 			}
-			if again := mergeBundle(got, current, now); string(again) != string(got) {
+			if again := mergeBundle(got, current, now, grace); string(again) != string(got) {
 				t.Error("merging again changed the bundle")
 			}
 		})

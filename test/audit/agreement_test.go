@@ -35,7 +35,7 @@ const webhookPrefix = "wh-"
 // readObjects returns the objects of the manifests at path, Namespaces
 // first so they can be created in order.
 func readObjects(path string) ([]*unstructured.Unstructured, error) {
-	set, err := manifest.Open([]string{path}, nil)
+	set, err := manifest.Open(context.Background(), []string{path}, nil)
 	if err != nil {
 		return nil, err
 	}

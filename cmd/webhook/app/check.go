@@ -1,6 +1,7 @@
 package app
 
 import (
+	"context"
 	"errors"
 	"fmt"
 
@@ -49,8 +50,20 @@ to standard error; unreadable input is reported there as FILE:LINE.
 Exit status: 0 when the webhook would admit everything (mutations and
 warnings included), 1 when it would deny at least one object, 2 for bad
 flags or input that could not be read (a YAML syntax error, a path that
-does not exist). Documents that are not Kubernetes objects, kinds the
-webhook does not admit and empty documents are skipped (-v says which).`,
+does not exist, an unreadable file), for "nothing to check", and when
+SIGINT or SIGTERM stops the run before all input was judged. Documents
+that are not Kubernetes objects, kinds the webhook does not admit and
+empty documents are skipped (-v says which).
+
+"Nothing to check" is input from which no document was read: folders
+without *.yaml, *.yml or *.json files, files or standard input holding
+nothing but spaces, comments and empty "---" documents. A template that
+rendered nothing must not pass a CI gate by silence; --allow-empty makes
+such input exit 0 where empty output is expected.
+
+Named pipes and devices named with -f are read once, like standard input,
+and waited for until their writer closes them; SIGINT or SIGTERM stops
+that wait.`,
 		Example: `  # Gate rendered manifests in CI
   helm template my-release ./chart | webhook check -f -
   kustomize build overlays/prod | webhook check -f - --default-mode enforce
@@ -80,6 +93,14 @@ webhook does not admit and empty documents are skipped (-v says which).`,
 			opts.Stdin = cmd.InOrStdin()
 
 			summary, err := check.Run(cmd.Context(), opts, cmd.OutOrStdout(), cmd.ErrOrStderr())
+			if cause := context.Cause(cmd.Context()); err != nil && cause != nil {
+				// Stopped: exit 2, as for input that could not be read,
+				// so that no script reads an interrupted run as a verdict.
+				if !errors.Is(err, cause) { // not already said, as "reading FILE: ..."
+					err = fmt.Errorf("%w before all input was judged", cause)
+				}
+				return inputError{err}
+			}
 			var input *check.InputError
 			if errors.As(err, &input) {
 				return inputError{err}
@@ -96,6 +117,7 @@ webhook does not admit and empty documents are skipped (-v says which).`,
 	f.StringVarP(&opts.Namespace, "namespace", "n", "default", "namespace of objects that set no metadata.namespace")
 	f.StringVar(&defaultMode, "default-mode", string(mode.Enforce), "mode of namespaces that neither a Namespace object in the input nor --namespace-mode gives one: enforce, warn, audit or off")
 	f.BoolVar(&opts.ShowMutations, "show-mutations", false, "also print each Service the webhook would change, as it would admit it (YAML; in -o json, under mutatedServices)")
+	f.BoolVar(&opts.AllowEmpty, "allow-empty", false, "exit 0 when no document is read (empty files, folders without manifests, empty standard input) instead of 2, \"nothing to check\"")
 	f.BoolVarP(&opts.Verbose, "verbose", "v", false, "say on standard error which documents and objects were skipped, and why")
 	pf.bind(cmd)
 	return cmd

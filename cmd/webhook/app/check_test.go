@@ -192,3 +192,120 @@ func TestPolicyCommandsHelp(t *testing.T) {
 		})
 	}
 }
+
+func TestCheckRefusesAnUnreadableFileNamedDirectly(t *testing.T) {
+	if os.Geteuid() == 0 {
+		t.Skip("root reads any file")
+	}
+	path := filepath.Join(t.TempDir(), "secret.yaml")
+	if err := os.WriteFile(path, []byte("apiVersion: v1\nkind: Service\n"), 0); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr := webhookMain(t, "", "check", "-f", path)
+	if want := "error: reading " + path + ": permission denied"; code != app.ExitUsage || !strings.Contains(stderr, want) {
+		t.Errorf("exit %d, stderr %q; want %d and %q", code, stderr, app.ExitUsage, want)
+	}
+}
+
+// TestCheckNothingRead: input from which no document was read exits 2
+// ("nothing to check"), so a CI step that renders nothing cannot pass by
+// saying nothing, unless --allow-empty says empty input is expected.
+func TestCheckNothingRead(t *testing.T) {
+	service := "apiVersion: v1\nkind: Service\nmetadata:\n  name: a\n"
+	tests := map[string]struct {
+		files      map[string]string // relative to a temporary folder; "" content is an empty file
+		folders    []string          // empty folders
+		args       []string          // -f paths, relative to the folder, or -
+		stdin      string            // piped in when args name -
+		allowEmpty bool
+		wantCode   int
+		wantErr    string
+	}{
+		"an empty folder": {
+			folders: []string{"in"}, args: []string{"in"},
+			wantCode: app.ExitUsage, wantErr: "nothing to check: in holds no .yaml, .yml or .json file",
+		},
+		"a folder of files that are not manifests": {
+			files: map[string]string{"in/README.md": "# hi\n", "in/notes.txt": "x\n"}, args: []string{"in"},
+			wantCode: app.ExitUsage, wantErr: "nothing to check: in holds no .yaml, .yml or .json file",
+		},
+		"an empty file": {
+			files: map[string]string{"a.yaml": ""}, args: []string{"a.yaml"},
+			wantCode: app.ExitUsage, wantErr: "nothing to check: a.yaml holds no document",
+		},
+		"a file of comments only": {
+			files: map[string]string{"a.yaml": "# rendered nothing\n\n# still nothing\n"}, args: []string{"a.yaml"},
+			wantCode: app.ExitUsage, wantErr: "nothing to check: a.yaml holds no document",
+		},
+		"a file of empty documents only": {
+			files: map[string]string{"a.yaml": "---\n---\n# nothing\n---\n"}, args: []string{"a.yaml"},
+			wantCode: app.ExitUsage, wantErr: "nothing to check: a.yaml holds no document",
+		},
+		"an empty JSON file": {
+			files: map[string]string{"a.json": "\n"}, args: []string{"a.json"},
+			wantCode: app.ExitUsage, wantErr: "nothing to check: a.json holds no document",
+		},
+		"empty standard input": {
+			args: []string{"-"}, stdin: "",
+			wantCode: app.ExitUsage, wantErr: "nothing to check: <stdin> holds no document",
+		},
+		"every input empty, each named": {
+			files: map[string]string{"a.yaml": "---\n"}, folders: []string{"in"}, args: []string{"a.yaml", "in"},
+			wantCode: app.ExitUsage, wantErr: "nothing to check: a.yaml holds no document; in holds no .yaml, .yml or .json file",
+		},
+		"an empty folder next to a manifest is fine": {
+			files: map[string]string{"a.yaml": service}, folders: []string{"in"}, args: []string{"a.yaml", "in"},
+			wantCode: app.ExitOK,
+		},
+		"a document that is not a Kubernetes object was read": {
+			files: map[string]string{"a.yaml": "key: value\n"}, args: []string{"a.yaml"},
+			wantCode: app.ExitOK,
+		},
+		"an empty folder with --allow-empty": {
+			folders: []string{"in"}, args: []string{"in"}, allowEmpty: true,
+			wantCode: app.ExitOK,
+		},
+		"empty standard input with --allow-empty": {
+			args: []string{"-"}, stdin: "", allowEmpty: true,
+			wantCode: app.ExitOK,
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			for rel, content := range tc.files {
+				path := filepath.Join(dir, rel)
+				if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for _, rel := range tc.folders {
+				if err := os.MkdirAll(filepath.Join(dir, rel), 0o755); err != nil {
+					t.Fatal(err)
+				}
+			}
+			stdin := filepath.Join(dir, "stdin")
+			if err := os.WriteFile(stdin, []byte(tc.stdin), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			t.Chdir(dir)
+			args := []string{"check"}
+			for _, p := range tc.args {
+				args = append(args, "-f", p)
+			}
+			if tc.allowEmpty {
+				args = append(args, "--allow-empty")
+			}
+			code, _, stderr := webhookMain(t, stdin, args...)
+			if code != tc.wantCode {
+				t.Errorf("exit %d, want %d; stderr: %s", code, tc.wantCode, stderr)
+			}
+			if tc.wantErr != "" && !strings.Contains(stderr, "error: "+tc.wantErr+"\n") {
+				t.Errorf("stderr %q, want %q", stderr, "error: "+tc.wantErr)
+			}
+		})
+	}
+}
