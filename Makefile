@@ -81,6 +81,10 @@ rules-doc: ## Regenerate docs/rules.md from the rule catalogue in pkg/rules.
 test-oracle: ## Judge a corpus of DestinationRules by the webhook and by Istio's own config generator (test/oracle, its own Go module pinned to an Istio commit). Not yet part of make test or CI: its waypoint fixture does not get clusters from Istio yet.
 	cd test/oracle && go test $(GO_TEST_FLAGS) ./...
 
+.PHONY: chart
+chart: ## Regenerate the Helm chart's templates (charts/failover-webhook/templates) from manifests/.
+	go run ./hack/helmify
+
 .PHONY: certs
 certs: ## Write a local CA and serving certificate into certs/out.
 	go run ./certs/gen -out certs/out
