@@ -19,6 +19,7 @@ import (
 	"testing"
 
 	"helm.sh/helm/v4/pkg/action"
+	"helm.sh/helm/v4/pkg/chart/common"
 	chart "helm.sh/helm/v4/pkg/chart/v2"
 	"helm.sh/helm/v4/pkg/chart/v2/loader"
 	release "helm.sh/helm/v4/pkg/release/v1"
@@ -36,6 +37,8 @@ import (
 const (
 	releaseName = "failover-webhook"
 	namespace   = "failover-webhook-system"
+	// kubeVersion is the control plane's version (bin/k8s).
+	kubeVersion = "v1.37.2"
 )
 
 // repoPath returns a path inside the repository.
@@ -65,6 +68,13 @@ func render(t testing.TB, vals string) ([]*unstructured.Unstructured, error) {
 	in.DryRunStrategy = action.DryRunClient
 	in.ReleaseName, in.Namespace = releaseName, namespace
 	in.Replace = true
+	// Without a cluster Helm assumes Kubernetes 1.20, older than the
+	// chart's kubeVersion allows; render for the version the tests run.
+	v, err := common.ParseKubeVersion(kubeVersion)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in.KubeVersion = v
 	values := map[string]any{}
 	if err := yaml.Unmarshal([]byte(vals), &values); err != nil {
 		t.Fatal(err)
@@ -408,6 +418,11 @@ func TestLint(t *testing.T) {
 			l := action.NewLint()
 			l.Strict = true
 			l.Namespace = namespace
+			v, err := common.ParseKubeVersion(kubeVersion)
+			if err != nil {
+				t.Fatal(err)
+			}
+			l.KubeVersion = v
 			result := l.Run([]string{repoPath(t, "charts", "failover-webhook")}, values)
 			var out bytes.Buffer
 			for _, m := range result.Messages {
