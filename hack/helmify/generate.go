@@ -2,6 +2,8 @@ package main
 
 import (
 	"fmt"
+	"maps"
+	"os"
 	"path/filepath"
 	"reflect"
 	"regexp"
@@ -57,6 +59,17 @@ func Generate(root string) (map[string][]byte, error) {
 		return nil, err
 	}
 
+	defaults := map[string]any{}
+	tmpl := func(o object) (string, error) {
+		text, d, err := templateWithDefaults(o)
+		for path, v := range d {
+			if old, seen := defaults[path]; seen && !reflect.DeepEqual(old, v) {
+				return "", fmt.Errorf("%s %s sets what %s replaces to %v, another object to %v; one value cannot default to both", o.kind, o.name, path, v, old)
+			}
+			defaults[path] = v
+		}
+		return text, err
+	}
 	files := map[string][]byte{}
 	add := func(o object, conditions []string, body string) error {
 		name := strings.ToLower(o.kind) + "-" + strings.TrimPrefix(o.name, "failover-webhook-") + ".yaml"
@@ -78,7 +91,7 @@ func Generate(root string) (map[string][]byte, error) {
 		if o.kind == "Namespace" {
 			continue // Helm makes the release's namespace: --create-namespace
 		}
-		a, err := template(o)
+		a, err := tmpl(o)
 		if err != nil {
 			return nil, err
 		}
@@ -89,7 +102,7 @@ func Generate(root string) (map[string][]byte, error) {
 		case reflect.DeepEqual(o.body, other.body):
 			err = add(o, nil, a)
 		default:
-			b, terr := template(other)
+			b, terr := tmpl(other)
 			if terr != nil {
 				return nil, terr
 			}
@@ -103,7 +116,7 @@ func Generate(root string) (map[string][]byte, error) {
 		if o.kind == "Namespace" || inCertManager[o.key()] {
 			continue
 		}
-		t, err := template(o)
+		t, err := tmpl(o)
 		if err != nil {
 			return nil, err
 		}
@@ -116,7 +129,7 @@ func Generate(root string) (map[string][]byte, error) {
 		if !ok {
 			return nil, fmt.Errorf("%s renders %s %s, which no monitoring value switches on; add its kind to monitoringConditions", monitoringOverlay, o.kind, o.name)
 		}
-		t, err := template(o)
+		t, err := tmpl(o)
 		if err != nil {
 			return nil, err
 		}
@@ -124,7 +137,42 @@ func Generate(root string) (map[string][]byte, error) {
 			return nil, err
 		}
 	}
+	if err := checkDefaults(root, defaults); err != nil {
+		return nil, err
+	}
 	return files, nil
+}
+
+// ValuesFile is the chart's values, from the repository's root.
+const ValuesFile = "charts/failover-webhook/values.yaml"
+
+// checkDefaults fails unless values.yaml defaults every value to what the
+// manifests have where the value goes, so that the default render is the
+// kustomize overlay.
+func checkDefaults(root string, defaults map[string]any) error {
+	b, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(ValuesFile)))
+	if err != nil {
+		return err
+	}
+	var values map[string]any
+	if err := yaml.Unmarshal(b, &values); err != nil {
+		return fmt.Errorf("%s: %w", ValuesFile, err)
+	}
+	for _, path := range slices.Sorted(maps.Keys(defaults)) {
+		want := defaults[path]
+		got, _, err := unstructured.NestedFieldNoCopy(values, strings.Split(path, ".")...)
+		if err != nil {
+			return fmt.Errorf("%s: %s: %w", ValuesFile, path, err)
+		}
+		if path == "image" {
+			image, _ := got.(map[string]any)
+			got = fmt.Sprintf("%v:%v", image["repository"], image["tag"])
+		}
+		if !reflect.DeepEqual(got, want) {
+			return fmt.Errorf("%s defaults %s to %v, but manifests/ has %v there: make them agree", ValuesFile, path, got, want)
+		}
+	}
+	return nil
 }
 
 // The values of certificates.mode.
@@ -191,10 +239,17 @@ func build(root, dir string) ([]object, error) {
 // braces already in it are escaped from Helm, the namespace becomes the
 // release's, and the placeholders become template actions.
 func template(o object) (string, error) {
+	text, _, err := templateWithDefaults(o)
+	return text, err
+}
+
+// templateWithDefaults is template, also returning the manifests' values of
+// the fields the values set.
+func templateWithDefaults(o object) (string, map[string]any, error) {
 	o.body = runtime.DeepCopyJSON(o.body)
 	p := placeholders{}
 	if err := p.labels(o); err != nil {
-		return "", err
+		return "", nil, err
 	}
 	var err error
 	switch o.kind {
@@ -208,15 +263,16 @@ func template(o object) (string, error) {
 		err = p.serviceMonitor(o)
 	}
 	if err != nil {
-		return "", fmt.Errorf("%s %s: %w", o.kind, o.name, err)
+		return "", nil, fmt.Errorf("%s %s: %w", o.kind, o.name, err)
 	}
 	b, err := yaml.Marshal(o.body)
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	text := escapeBraces(string(b))
 	text = strings.ReplaceAll(text, overlayNamespace, "{{ .Release.Namespace }}")
-	return p.expand(text)
+	text, err = p.expand(text)
+	return text, p.defaults, err
 }
 
 // escapeBraces keeps Helm from reading braces the objects carry themselves
@@ -234,18 +290,41 @@ func escapeBraces(s string) string {
 type placeholders struct {
 	inlines map[string]string
 	blocks  map[string]func(indent string) string
+	// defaults are the manifests' values of the fields values set, by
+	// values path: values.yaml must default to them.
+	defaults map[string]any
+}
+
+// setsDefault records that the value at path replaces v.
+func (p *placeholders) setsDefault(path string, v any) {
+	if p.defaults == nil {
+		p.defaults = map[string]any{}
+	}
+	p.defaults[path] = v
 }
 
 // token names a placeholder. A block placeholder is also a map key, which
 // must not come first in a list item ("- key:" would lose its dash), so a
 // token sorts after every key of the objects.
+// defaultOf maps an inline placeholder to the values path whose default
+// must be the manifests' value.
+var defaultOf = map[string]string{
+	"replicaCount":      "replicaCount",
+	"priorityClassName": "priorityClass.name",
+	"image":             "image",
+}
+
 func token(name string) string { return "zzhelm" + name + "zz" }
 
 var tokenPattern = regexp.MustCompile(`zzhelm[A-Za-z]+zz`)
 
 func (p *placeholders) inline(obj map[string]any, name, action string, fields ...string) error {
-	if _, found, err := unstructured.NestedFieldNoCopy(obj, fields...); err != nil || !found {
+	v, found, err := unstructured.NestedFieldNoCopy(obj, fields...)
+	if err != nil || !found {
 		return fmt.Errorf("no %s to set from the values", strings.Join(fields, "."))
+	}
+	if path, ok := defaultOf[name]; ok {
+		p.setsDefault(path, v)
 	}
 	if p.inlines == nil {
 		p.inlines = map[string]string{}
@@ -336,9 +415,11 @@ func (p *placeholders) deployment(o object) error {
 	manager[p.block("imagePullPolicy", func(indent string) string {
 		return fmt.Sprintf("%[1]s{{- with .Values.image.pullPolicy }}\n%[1]simagePullPolicy: {{ . }}\n%[1]s{{- end }}\n", indent)
 	})] = ""
-	if _, ok := manager["resources"]; !ok {
+	resources, ok := manager["resources"]
+	if !ok {
 		return fmt.Errorf("the manager container has no resources to set from the values")
 	}
+	p.setsDefault("resources", resources)
 	manager["resources"] = p.block("resources", func(indent string) string {
 		return fmt.Sprintf("%[1]sresources:\n%[1]s  {{- toYaml .Values.resources | nindent %[2]d }}\n", indent, len(indent)+2)
 	})
