@@ -66,8 +66,16 @@ $(GOLANGCI_LINT):
 # bin/webhook is built once for the test packages that run the binary;
 # alone, such a package builds its own.
 .PHONY: test
-test: lint build $(ENVTEST_BUILD) ## Run every test: unit, handler, fuzz seed corpora, manifests and control-plane tests.
+test: lint build $(ENVTEST_BUILD) ## Run every test: unit, handler, fuzz seed corpora, manifests, control-plane tests and test-helm.
 	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) FAILOVER_WEBHOOK_BINARY=$(BIN_DIR)/webhook go test $(GO_TEST_FLAGS) ./...
+	$(MAKE) test-helm
+
+# test/helm is a Go module of its own, so that Helm's and Prometheus's
+# dependencies stay out of the webhook's go.mod. Its first build compiles
+# both SDKs: minutes on a cold build cache.
+.PHONY: test-helm
+test-helm: $(ENVTEST_BUILD) ## Test the Helm chart (render, schema, lint, server-side dry run, install into a local control plane) and manifests/monitoring's alerts and dashboard, with Helm's and Prometheus's Go packages (test/helm).
+	cd test/helm && KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) go test $(GO_TEST_FLAGS) ./...
 
 .PHONY: test-unit
 test-unit: ## Run the tests that need neither a control plane nor the built webhook (go test -short), in seconds.
@@ -80,6 +88,10 @@ rules-doc: ## Regenerate docs/rules.md from the rule catalogue in pkg/rules.
 .PHONY: test-oracle
 test-oracle: ## Judge a corpus of DestinationRules by the webhook and by Istio's own config generator (test/oracle, its own Go module pinned to an Istio commit). Not yet part of make test or CI: its waypoint fixture does not get clusters from Istio yet.
 	cd test/oracle && go test $(GO_TEST_FLAGS) ./...
+
+.PHONY: chart
+chart: ## Regenerate the Helm chart's templates (charts/failover-webhook/templates) from manifests/.
+	go run ./hack/helmify
 
 .PHONY: certs
 certs: ## Write a local CA and serving certificate into certs/out.

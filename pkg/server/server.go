@@ -21,6 +21,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	"github.com/failover-webhook/failover-webhook/pkg/kinds"
+	"github.com/failover-webhook/failover-webhook/pkg/metrics"
 	"github.com/failover-webhook/failover-webhook/pkg/mutate"
 	"github.com/failover-webhook/failover-webhook/pkg/namespaces"
 	"github.com/failover-webhook/failover-webhook/pkg/servingcert"
@@ -188,6 +189,7 @@ func NewManager(cfg *rest.Config, opts Options) (manager.Manager, error) {
 		return nil, fmt.Errorf("unknown certificate mode %q: want one of %v", opts.CertMode, CertModes)
 	}
 	useSource := func(c *tls.Config) { c.GetCertificate = source.GetCertificate }
+	metrics.ObserveServingCertificate(source.GetCertificate)
 
 	gracefulShutdown := opts.GracefulShutdownTimeout
 	mgr, err := manager.New(cfg, manager.Options{
