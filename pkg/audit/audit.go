@@ -40,13 +40,10 @@ const DefaultChunkSize = 500
 type Options struct {
 	// Namespaces limits the audit to these namespaces; empty means all.
 	Namespaces []string
-	// NamespaceModes override the modes the namespaces' labels set, to
-	// see what a namespace would face in another mode.
-	NamespaceModes map[string]mode.Mode
-	// ExcludedNamespaces are the namespaces the webhook never sees.
-	ExcludedNamespaces []string
-	// WaypointName is the webhook's --waypoint-name.
-	WaypointName string
+	// Config holds the what-if modes (NamespaceModes override the modes
+	// the namespaces' labels set, to see what a namespace would face in
+	// another mode), the excluded namespaces and the waypoint name.
+	policy.Config
 	// Fix patches the labels and annotations the webhook would set onto
 	// the Services lacking them. DestinationRules are never changed.
 	Fix bool
@@ -105,11 +102,7 @@ func (a *auditor) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	a.evaluator = policy.Evaluator{
-		Namespaces:      policy.Namespaces{Labels: labels, Modes: a.opts.NamespaceModes, Excluded: a.opts.ExcludedNamespaces},
-		DefaultWaypoint: a.opts.WaypointName,
-		Services:        a.liveService(ctx),
-	}
+	a.evaluator = a.opts.Evaluator(labels, a.liveService(ctx))
 	return errors.Join(a.destinationRules(ctx), a.services(ctx))
 }
 

@@ -30,7 +30,10 @@ type Cluster struct {
 	// Kubectl are the kubectl flags that select the cluster, for the
 	// commands findings suggest ("--context cluster2").
 	Kubectl string
-	Client  client.Client
+	// Server is the URL of the cluster's API server: two clusters with the
+	// same one are one cluster, refused rather than compared with itself.
+	Server string
+	Client client.Client
 }
 
 // ErrFixSeveralClusters is returned when Fix is asked of RunClusters.

@@ -34,15 +34,11 @@ type Options struct {
 	// Namespace is the namespace of objects that name none, as kubectl's
 	// --namespace.
 	Namespace string
-	// NamespaceModes override the modes the input's Namespace objects set.
-	NamespaceModes map[string]mode.Mode
-	// DefaultMode is the mode of namespaces the input and NamespaceModes
-	// give none; empty means enforce, as the webhook reads it.
-	DefaultMode mode.Mode
-	// ExcludedNamespaces are the namespaces the webhook never sees.
-	ExcludedNamespaces []string
-	// WaypointName is the webhook's --waypoint-name.
-	WaypointName string
+	// Config holds the modes (NamespaceModes override the modes the
+	// input's Namespace objects set; DefaultMode is the mode of namespaces
+	// neither gives one, empty meaning enforce, as the webhook reads it),
+	// the excluded namespaces and the waypoint name.
+	policy.Config
 
 	Format report.Format
 	// ShowMutations adds each Service as the webhook would admit it.
@@ -105,20 +101,11 @@ func Run(ctx context.Context, opts Options, stdout, stderr io.Writer) (report.Su
 		return summary, err
 	}
 	r := &run{
-		opts:    opts,
-		stderr:  stderr,
-		out:     out,
-		decoder: admission.NewDecoder(scheme),
-		evaluator: policy.Evaluator{
-			Namespaces: policy.Namespaces{
-				Labels:      inv.labels,
-				Modes:       opts.NamespaceModes,
-				DefaultMode: opts.DefaultMode,
-				Excluded:    opts.ExcludedNamespaces,
-			},
-			DefaultWaypoint: opts.WaypointName,
-			Services:        inv.service,
-		},
+		opts:      opts,
+		stderr:    stderr,
+		out:       out,
+		decoder:   admission.NewDecoder(scheme),
+		evaluator: opts.Evaluator(inv.labels, inv.service),
 	}
 	walkErr := set.Walk(func(c manifest.Chunk) error {
 		if err := ctx.Err(); err != nil {

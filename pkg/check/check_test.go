@@ -13,11 +13,12 @@ import (
 
 	"github.com/failover-webhook/failover-webhook/pkg/check"
 	"github.com/failover-webhook/failover-webhook/pkg/mode"
+	"github.com/failover-webhook/failover-webhook/pkg/policy"
 	"github.com/failover-webhook/failover-webhook/pkg/report"
 )
 
 func options(paths ...string) check.Options {
-	return check.Options{Paths: paths, Namespace: "default", WaypointName: "waypoint", Format: report.Text}
+	return check.Options{Paths: paths, Namespace: "default", Config: policy.Config{WaypointName: "waypoint"}, Format: report.Text}
 }
 
 const violating = `apiVersion: networking.istio.io/v1

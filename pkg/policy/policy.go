@@ -129,6 +129,35 @@ func (n Namespaces) IsExcluded(name string) bool {
 	return slices.Contains(n.Excluded, name)
 }
 
+// Config is how `webhook check` and `webhook audit` judge objects, from
+// the flags both take: the webhook's own settings, and what-if modes.
+type Config struct {
+	// NamespaceModes override the modes the namespaces' labels set.
+	NamespaceModes map[string]mode.Mode
+	// DefaultMode, when set, is the mode of a namespace that nothing else
+	// gives one (check only: a live namespace always has its labels).
+	DefaultMode mode.Mode
+	// ExcludedNamespaces are the namespaces the webhook never sees.
+	ExcludedNamespaces []string
+	// WaypointName is the webhook's --waypoint-name.
+	WaypointName string
+}
+
+// Evaluator returns the Evaluator of c, for namespaces with labels and
+// the Services services reads.
+func (c Config) Evaluator(labels map[string]map[string]string, services func(types.NamespacedName) *corev1.Service) Evaluator {
+	return Evaluator{
+		Namespaces: Namespaces{
+			Labels:      labels,
+			Modes:       c.NamespaceModes,
+			DefaultMode: c.DefaultMode,
+			Excluded:    c.ExcludedNamespaces,
+		},
+		DefaultWaypoint: c.WaypointName,
+		Services:        services,
+	}
+}
+
 // Evaluator judges objects as the webhook would admit them on CREATE.
 type Evaluator struct {
 	Namespaces Namespaces

@@ -23,6 +23,7 @@ import (
 
 	"github.com/failover-webhook/failover-webhook/cmd/webhook/app"
 	"github.com/failover-webhook/failover-webhook/pkg/audit"
+	"github.com/failover-webhook/failover-webhook/pkg/policy"
 	"github.com/failover-webhook/failover-webhook/pkg/report"
 	"github.com/failover-webhook/failover-webhook/test/controlplane"
 )
@@ -189,10 +190,9 @@ func TestAuditReadsListsPageByPage(t *testing.T) {
 	c := counter.client(t)
 	var out, errOut bytes.Buffer
 	summary, err := audit.Run(t.Context(), c, audit.Options{
-		WaypointName:       "waypoint",
-		ExcludedNamespaces: []string{"kube-system"},
-		ChunkSize:          2,
-		Format:             report.Text,
+		Config:    policy.Config{WaypointName: "waypoint", ExcludedNamespaces: []string{"kube-system"}},
+		ChunkSize: 2,
+		Format:    report.Text,
 	}, &out, &errOut)
 	if err != nil {
 		t.Fatalf("audit: %v\n%s", err, errOut.String())

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -136,6 +137,13 @@ func renameContext(t *testing.T, from, to, name string) {
 func TestBadFlagsAreRefused(t *testing.T) {
 	needClusters(t)
 	c1, c2 := clusters[0].KubeconfigPath, clusters[1].KubeconfigPath
+	// A second kubeconfig for cluster1: another file, the same API server.
+	c1Again := filepath.Join(t.TempDir(), "cluster1-again.yaml")
+	if data, err := os.ReadFile(c1); err != nil {
+		t.Fatal(err)
+	} else if err := os.WriteFile(c1Again, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	tests := map[string]struct {
 		args []string
 		// reason is what stderr must say.
@@ -156,6 +164,10 @@ func TestBadFlagsAreRefused(t *testing.T) {
 		"The same context twice": {
 			args:   []string{"--context", "cluster1", "--context", "cluster1"},
 			reason: "given twice",
+		},
+		"Two kubeconfigs that reach the same cluster": {
+			args:   []string{"--kubeconfig", c1, "--kubeconfig", c1Again},
+			reason: "reach the same API server",
 		},
 		"A context the kubeconfig does not have": {
 			args:   []string{"--context", "cluster1", "--context", "nowhere"},

@@ -112,7 +112,7 @@ clusters differ (or an API server could not be read, or a fix failed),
 			opts.NamespaceModes, opts.Format = p.modes, p.format
 			opts.ExcludedNamespaces, opts.WaypointName = pf.excluded, pf.waypointName
 
-			targets, err := auditTargets(kubeconfigs, kubecontexts)
+			targets, err := audit.Targets(kubeconfigs, kubecontexts)
 			if err != nil {
 				return usageError{err}
 			}
@@ -153,64 +153,9 @@ clusters differ (or an API server could not be read, or a fix failed),
 	return cmd
 }
 
-// target is one cluster to audit: a kubeconfig file ("" for the default
-// loading rules) and a context ("" for its current one).
-type target struct {
-	kubeconfig, context string
-}
-
-// auditTargets pairs the --kubeconfig and --context flags into clusters:
-// one kubeconfig with any number of contexts, any number of kubeconfigs
-// with at most one context (used in each), or as many of each, in pairs.
-func auditTargets(kubeconfigs, contexts []string) ([]target, error) {
-	for _, f := range kubeconfigs {
-		if f == "" {
-			return nil, errors.New("--kubeconfig: empty path")
-		}
-	}
-	for _, c := range contexts {
-		if c == "" {
-			return nil, errors.New("--context: empty name")
-		}
-	}
-	n := max(len(kubeconfigs), len(contexts), 1)
-	if len(kubeconfigs) > 1 && len(contexts) > 1 && len(kubeconfigs) != len(contexts) {
-		return nil, fmt.Errorf("%d --kubeconfig and %d --context flags: give one kubeconfig with several contexts, several kubeconfigs with at most one context, or as many of each (paired in order)", len(kubeconfigs), len(contexts))
-	}
-	pick := func(values []string, i int) string {
-		switch len(values) {
-		case 0:
-			return ""
-		case 1:
-			return values[0]
-		}
-		return values[i]
-	}
-	targets := make([]target, n)
-	for i := range targets {
-		targets[i] = target{kubeconfig: pick(kubeconfigs, i), context: pick(contexts, i)}
-		for _, earlier := range targets[:i] {
-			if earlier == targets[i] {
-				return nil, fmt.Errorf("cluster %s given twice", targets[i])
-			}
-		}
-	}
-	return targets, nil
-}
-
-func (t target) String() string {
-	switch {
-	case t.kubeconfig == "":
-		return fmt.Sprintf("--context %s", t.context)
-	case t.context == "":
-		return fmt.Sprintf("--kubeconfig %s", t.kubeconfig)
-	}
-	return fmt.Sprintf("--kubeconfig %s --context %s", t.kubeconfig, t.context)
-}
-
 // auditClusters connects to each target and names it by its context; when
 // two contexts share a name, by its kubeconfig and context.
-func auditClusters(targets []target) ([]audit.Cluster, error) {
+func auditClusters(targets []audit.Target) ([]audit.Cluster, error) {
 	clusters := make([]audit.Cluster, len(targets))
 	count := map[string]int{}
 	for i, t := range targets {
@@ -222,20 +167,20 @@ func auditClusters(targets []target) ([]audit.Cluster, error) {
 		if err != nil {
 			return nil, fmt.Errorf("cluster %s: %w", t, err)
 		}
-		t.context = context
-		clusters[i] = audit.Cluster{Name: context, Kubectl: t.String(), Client: c}
+		t.Context = context
+		clusters[i] = audit.Cluster{Name: context, Kubectl: t.String(), Server: cfg.Host, Client: c}
 		count[context]++
 	}
 	for i := range clusters {
 		if count[clusters[i].Name] > 1 {
-			clusters[i].Name = targets[i].kubeconfig + ":" + clusters[i].Name
+			clusters[i].Name = targets[i].Kubeconfig + ":" + clusters[i].Name
 		}
 	}
-	return clusters, nil
+	return clusters, audit.DistinctServers(clusters)
 }
 
 // auditClient returns a client of the API server of t.
-func auditClient(t target) (client.Client, error) {
+func auditClient(t audit.Target) (client.Client, error) {
 	cfg, _, err := restConfig(t)
 	if err != nil {
 		return nil, err
@@ -245,10 +190,10 @@ func auditClient(t target) (client.Client, error) {
 
 // restConfig loads t's kubeconfig and returns the configuration of its
 // context and the context's name.
-func restConfig(t target) (*rest.Config, string, error) {
+func restConfig(t audit.Target) (*rest.Config, string, error) {
 	rules := clientcmd.NewDefaultClientConfigLoadingRules()
-	rules.ExplicitPath = t.kubeconfig
-	loader := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{CurrentContext: t.context})
+	rules.ExplicitPath = t.Kubeconfig
+	loader := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{CurrentContext: t.Context})
 	cfg, err := loader.ClientConfig()
 	if err != nil {
 		if clientcmd.IsEmptyConfig(err) {
@@ -256,7 +201,7 @@ func restConfig(t target) (*rest.Config, string, error) {
 		}
 		return nil, "", fmt.Errorf("loading the kubeconfig: %w", err)
 	}
-	context := t.context
+	context := t.Context
 	if context == "" {
 		if raw, err := loader.RawConfig(); err == nil {
 			context = raw.CurrentContext
