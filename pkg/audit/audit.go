@@ -53,7 +53,9 @@ type Options struct {
 	// ChunkSize is the page size of list requests; 0 means
 	// DefaultChunkSize.
 	ChunkSize int64
-	Format    report.Format
+	// Quiet leaves the mutation findings out of the report.
+	Quiet  bool
+	Format report.Format
 }
 
 // FixError reports Services that --fix could not patch.
@@ -75,9 +77,10 @@ func Run(ctx context.Context, c client.Client, opts Options, stdout, stderr io.W
 	if err != nil {
 		return summary, err
 	}
+	out.Quiet = opts.Quiet
 	a := newAuditor(c, opts, out, &summary, stderr)
 	runErr := a.run(ctx)
-	if err := errors.Join(runErr, out.Close(summary)); err != nil {
+	if err := errors.Join(runErr, out.Close(&summary)); err != nil {
 		return summary, err
 	}
 	if opts.Fix && opts.DryRun && summary.Mutated > 0 {

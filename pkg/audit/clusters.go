@@ -54,12 +54,13 @@ func RunClusters(ctx context.Context, clusters []Cluster, opts Options, stdout, 
 	if err != nil {
 		return summary, err
 	}
+	out.Quiet = opts.Quiet
 	snaps := make([]*drift.Snapshot, len(clusters))
 	auditors := make([]*auditor, len(clusters))
 	failed := func(i int, err error) (report.Summary, error) {
 		// Nothing was compared: the summary must not say otherwise.
 		summary.Clusters = 0
-		return summary, errors.Join(fmt.Errorf("cluster %s: %w", clusters[i].Name, err), out.Close(summary))
+		return summary, errors.Join(fmt.Errorf("cluster %s: %w", clusters[i].Name, err), out.Close(&summary))
 	}
 	for i, cl := range clusters {
 		a := newAuditor(cl.Client, opts, out, &summary, stderr)
@@ -101,7 +102,7 @@ func RunClusters(ctx context.Context, clusters []Cluster, opts Options, stdout, 
 			return summary, err
 		}
 	}
-	err = out.Close(summary)
+	err = out.Close(&summary)
 	summary.Drift = out.Drift()
 	return summary, err
 }

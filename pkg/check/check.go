@@ -45,6 +45,8 @@ type Options struct {
 	ShowMutations bool
 	// Verbose writes a note for everything skipped.
 	Verbose bool
+	// Quiet leaves the mutation findings out of the report.
+	Quiet bool
 	// AllowEmpty accepts input from which no document is read; otherwise
 	// that is an *InputError ("nothing to check").
 	AllowEmpty bool
@@ -100,6 +102,7 @@ func Run(ctx context.Context, opts Options, stdout, stderr io.Writer) (report.Su
 	if err != nil {
 		return summary, err
 	}
+	out.Quiet = opts.Quiet
 	r := &run{
 		opts:      opts,
 		stderr:    stderr,
@@ -113,7 +116,7 @@ func Run(ctx context.Context, opts Options, stdout, stderr io.Writer) (report.Su
 		}
 		return r.document(c)
 	})
-	closeErr := out.Close(r.summary)
+	closeErr := out.Close(&r.summary)
 	if err := errors.Join(walkErr, closeErr); err != nil {
 		return r.summary, err
 	}

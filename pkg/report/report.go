@@ -149,6 +149,10 @@ type Mutation struct {
 
 // Writer writes one report.
 type Writer struct {
+	// Quiet leaves the mutation findings out of the report; the summary
+	// still counts the Services.
+	Quiet bool
+
 	format Format
 	out    io.Writer
 	// summary receives the summary line of the text format.
@@ -180,6 +184,9 @@ func NewWriter(format Format, out, summary io.Writer, showMutations bool) (*Writ
 func (w *Writer) Finding(f policy.Finding) error {
 	if w.err != nil {
 		return w.err
+	}
+	if w.Quiet && f.Severity == policy.Mutation && !f.Fixed {
+		return nil
 	}
 	switch f.Severity {
 	case policy.Warning:
@@ -301,9 +308,11 @@ func (w *Writer) Mutated(m Mutation) error {
 }
 
 // Close writes the mutated objects and the summary, and ends the report.
-// The summary's Warnings, Audited and Drift are the findings written.
-func (w *Writer) Close(s Summary) (err error) {
-	s.Warnings, s.Audited, s.Drift = w.warnings, w.audited, w.drift
+// It sets the summary's Warnings, Audited and Drift to the findings
+// written, so that the caller judges the run on what was reported.
+func (w *Writer) Close(summary *Summary) (err error) {
+	summary.Warnings, summary.Audited, summary.Drift = w.warnings, w.audited, w.drift
+	s := *summary
 	defer func() {
 		if w.mutations != nil {
 			err = errors.Join(err, w.mutations.Close(), os.Remove(w.mutations.Name()))

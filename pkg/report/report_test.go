@@ -59,7 +59,7 @@ func TestText(t *testing.T) {
 	if err := w.Mutated(report.Mutation{File: "svc.yaml", Doc: 1, Namespace: "prod", Name: "s", Object: json.RawMessage(obj)}); err != nil {
 		t.Fatal(err)
 	}
-	if err := w.Close(report.Summary{Documents: 3, Services: 1, DestinationRules: 2, Denied: 1, Mutated: 1, Skipped: 1}); err != nil {
+	if err := w.Close(&report.Summary{Documents: 3, Services: 1, DestinationRules: 2, Denied: 1, Mutated: 1, Skipped: 1}); err != nil {
 		t.Fatal(err)
 	}
 	want := report.Line(withFix) + "\n    fix: kubectl patch ...\n" + report.Line(warning) + "\n" + report.Line(mutation) + "\n" +
@@ -113,7 +113,7 @@ func TestJSON(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			if err := w.Close(report.Summary{Services: 2}); err != nil {
+			if err := w.Close(&report.Summary{Services: 2}); err != nil {
 				t.Fatal(err)
 			}
 			var doc struct {

@@ -109,7 +109,7 @@ clusters differ (or an API server could not be read, or a fix failed),
 			if opts.DryRun && !opts.Fix {
 				return usageErrorf("--dry-run only applies to --fix")
 			}
-			opts.NamespaceModes, opts.Format = p.modes, p.format
+			opts.NamespaceModes, opts.Format, opts.Quiet = p.modes, p.format, pf.quiet
 			opts.ExcludedNamespaces, opts.WaypointName = pf.excluded, pf.waypointName
 
 			targets, err := audit.Targets(kubeconfigs, kubecontexts)
@@ -125,7 +125,7 @@ clusters differ (or an API server could not be read, or a fix failed),
 				if err != nil {
 					return err
 				}
-				return deniedError(summary.Denied)
+				return p.failure(summary)
 			}
 			if opts.Fix {
 				return usageError{audit.ErrFixSeveralClusters}
@@ -138,7 +138,7 @@ clusters differ (or an API server could not be read, or a fix failed),
 			if err != nil {
 				return err
 			}
-			return errors.Join(deniedError(summary.Denied), driftError(summary.Drift))
+			return p.failure(summary)
 		},
 	}
 	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })

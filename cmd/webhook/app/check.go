@@ -88,7 +88,7 @@ that wait.`,
 			if err := checkNamespaceName("--namespace", opts.Namespace); err != nil {
 				return usageError{err}
 			}
-			opts.NamespaceModes, opts.Format = p.modes, p.format
+			opts.NamespaceModes, opts.Format, opts.Quiet = p.modes, p.format, pf.quiet
 			opts.ExcludedNamespaces, opts.WaypointName = pf.excluded, pf.waypointName
 			opts.Stdin = cmd.InOrStdin()
 
@@ -108,7 +108,7 @@ that wait.`,
 			if err != nil {
 				return err
 			}
-			return deniedError(summary.Denied)
+			return p.failure(summary)
 		},
 	}
 	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })

@@ -56,6 +56,8 @@ func TestCheckGolden(t *testing.T) {
 		{golden: "bad-namespace-mode", args: []string{"-f", "bad", "--namespace-mode", "prod=warn", "--namespace-mode", "sandbox=enforce"}, wantCode: app.ExitFailure},
 		{golden: "bad-all-warn", args: []string{"-f", "bad/destinationrules.yaml", "-f", "bad/nested", "--default-mode", "warn", "--namespace-mode", "prod=warn"}, wantCode: app.ExitOK},
 		{golden: "warning-only", args: []string{"-f", "warning-only"}, wantCode: app.ExitOK},
+		{golden: "warning-only-quiet-threshold-warning", args: []string{"-f", "warning-only", "--quiet", "--severity-threshold", "warning"}, wantCode: app.ExitFailure},
+		{golden: "bad-threshold-none", args: []string{"-f", "bad", "-q", "--severity-threshold", "none"}, wantCode: app.ExitOK},
 		{golden: "warning-only-waypoint", args: []string{"-f", "warning-only/services.yaml", "-n", "apps", "--waypoint-name", "east-waypoint"}, wantCode: app.ExitOK},
 		{golden: "malformed", args: []string{"-f", "malformed"}, wantCode: app.ExitUsage},
 		{golden: "malformed-verbose", args: []string{"-f", "malformed", "-v"}, wantCode: app.ExitUsage},
@@ -138,6 +140,7 @@ func TestCheckUsageErrors(t *testing.T) {
 		"a default namespace that is not a name":   {[]string{"-f", "-", "-n", "my_ns"}, `invalid --namespace: namespace "my_ns"`},
 		"an excluded namespace that is not a name": {[]string{"-f", "-", "--exclude-namespaces", "kube-system,"}, `invalid --exclude-namespaces: namespace ""`},
 		"an unknown output format":                 {[]string{"-f", "-", "-o", "yaml"}, `invalid --output: unknown output format "yaml": want text, json or github`},
+		"an unknown severity threshold":            {[]string{"-f", "-", "--severity-threshold", "info"}, `invalid --severity-threshold "info": want error, warning or none`},
 		"waypoint none":                            {[]string{"-f", "-", "--waypoint-name", "none"}, `invalid --waypoint-name "none"`},
 		"an unknown flag":                          {[]string{"-f", "-", "--bogus"}, "unknown flag: --bogus"},
 	}

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
@@ -24,6 +25,8 @@ type policyFlags struct {
 	excluded       []string
 	waypointName   string
 	output         string
+	threshold      string
+	quiet          bool
 }
 
 func (p *policyFlags) bind(cmd *cobra.Command) {
@@ -31,13 +34,43 @@ func (p *policyFlags) bind(cmd *cobra.Command) {
 	f.StringArrayVar(&p.namespaceModes, "namespace-mode", nil, "NAMESPACE=MODE: judge NAMESPACE as if labeled "+keys.Enforcement+"=MODE (enforce, warn, audit or off); repeatable")
 	f.StringSliceVar(&p.excluded, "exclude-namespaces", defaultExcludedNamespaces, "namespaces the webhook configurations exclude, whose objects the webhook never sees; comma-separated")
 	f.StringVar(&p.waypointName, "waypoint-name", server.DefaultOptions().WaypointName, "the webhook's --waypoint-name: the waypoint of Services when neither they nor their namespace set "+keys.UseWaypoint)
+	f.StringVar(&p.threshold, "severity-threshold", thresholdError, "what fails the run (exit 1): error (objects the webhook would deny; and, across clusters, differences), warning (also warnings and audit findings), or none (only bad input or usage fails)")
+	f.BoolVarP(&p.quiet, "quiet", "q", false, "leave out the mutation findings (the labels the webhook would set); they still count in the summary")
 	f.StringVarP(&p.output, "output", "o", string(report.Text), "output format: text (one line per finding), json, or github (GitHub Actions annotations on the offending line)")
 }
 
 // parsed is policyFlags checked.
 type parsed struct {
-	modes  map[string]mode.Mode
-	format report.Format
+	modes     map[string]mode.Mode
+	format    report.Format
+	threshold string
+}
+
+// Severity thresholds: what fails a run.
+const (
+	thresholdError   = "error"
+	thresholdWarning = "warning"
+	thresholdNone    = "none"
+)
+
+// failure is the outcome of a run under the threshold: nil when it passes.
+func (p parsed) failure(s report.Summary) error {
+	switch p.threshold {
+	case thresholdNone:
+		return nil
+	case thresholdWarning:
+		if n := s.Warnings + s.Audited; s.Denied == 0 && s.Drift == 0 && n > 0 {
+			return fmt.Errorf("%s at or above --severity-threshold=warning", plural(n, "finding"))
+		}
+	}
+	return errors.Join(deniedError(s.Denied), driftError(s.Drift))
+}
+
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 func (p *policyFlags) parse() (parsed, error) {
@@ -50,6 +83,12 @@ func (p *policyFlags) parse() (parsed, error) {
 		return out, fmt.Errorf("invalid --output: %w", err)
 	}
 	out.format = format
+	switch p.threshold {
+	case thresholdError, thresholdWarning, thresholdNone:
+		out.threshold = p.threshold
+	default:
+		return out, fmt.Errorf("invalid --severity-threshold %q: want error, warning or none", p.threshold)
+	}
 	for _, ns := range p.excluded {
 		if err := checkNamespaceName("--exclude-namespaces", ns); err != nil {
 			return out, err
