@@ -24,6 +24,7 @@ import (
 
 	"github.com/failover-webhook/failover-webhook/hack/internal/parentwatch"
 	"github.com/failover-webhook/failover-webhook/test/controlplane"
+	"github.com/failover-webhook/failover-webhook/test/seed"
 )
 
 func main() {
@@ -101,20 +102,7 @@ kubectl -n sample get service helloworld --show-labels
 
 # A DestinationRule with locality failover but no outlierDetection is denied.
 cat <<EOF | kubectl -n sample apply -f -
-apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata:
-  name: helloworld
-spec:
-  host: helloworld.sample.svc.cluster.local
-  trafficPolicy:
-    loadBalancer:
-      simple: ROUND_ROBIN
-      localityLbSetting:
-        enabled: true
-        failoverPriority:
-        - topology.istio.io/cluster
-EOF
+%[5]sEOF
 
 # In warn mode, applying it again is admitted, with the finding as a warning.
 kubectl label namespace sample failover-webhook.io/enforcement=warn
@@ -123,7 +111,7 @@ kubectl label namespace sample failover-webhook.io/enforcement=warn
 bin/webhook audit
 
 Press Ctrl-C (or stop make) to stop; everything is removed on exit.
-`, c.Config.Host, c.KubeconfigPath, filepath.Dir(c.KubectlPath), logs)
+`, c.Config.Host, c.KubeconfigPath, filepath.Dir(c.KubectlPath), logs, seed.NoOutlierDestinationRule)
 }
 
 // relative shortens path to one relative to the working folder when it is
