@@ -1,6 +1,7 @@
 // Package report writes the findings of `webhook check` and `webhook
-// audit`: one line per finding, or one JSON document. Findings are written
-// as they come, so a report of any length takes bounded memory.
+// audit`: one line per finding (text, GitHub workflow commands), written
+// as they come, or one JSON document encoded by encoding/json when the run
+// ends, which holds the findings (not the objects) in memory until then.
 package report
 
 import (
@@ -157,9 +158,11 @@ type Writer struct {
 	out    io.Writer
 	// summary receives the summary line of the text format.
 	summary io.Writer
-	// findings counts the findings written, to place JSON commas;
 	// warnings, audited and drift count those severities for the summary.
-	findings, warnings, audited, drift int
+	warnings, audited, drift int
+	// collected holds the JSON format's findings until Close encodes the
+	// document: about half a kilobyte each.
+	collected []policy.Finding
 	// mutations spools the Mutations until the findings are written.
 	mutations *os.File
 	err       error
@@ -197,15 +200,9 @@ func (w *Writer) Finding(f policy.Finding) error {
 		w.drift++
 	}
 	if w.format == JSON {
-		sep := ",\n    "
-		if w.findings == 0 {
-			sep = "{\n  \"findings\": [\n    "
-		}
-		w.findings++
-		w.err = writeJSON(w.out, sep, "    ", f)
-		return w.err
+		w.collected = append(w.collected, f)
+		return nil
 	}
-	w.findings++
 	if w.format == GitHub {
 		_, w.err = io.WriteString(w.out, WorkflowCommand(f)+"\n")
 		return w.err
@@ -330,40 +327,32 @@ func (w *Writer) Close(summary *Summary) (err error) {
 		return err
 	}
 
-	if w.findings == 0 {
-		_, err = io.WriteString(w.out, "{\n  \"findings\": [],\n")
-	} else {
-		_, err = io.WriteString(w.out, "\n  ],\n")
-	}
-	if err != nil {
-		return err
+	doc := jsonDocument{Findings: w.collected, Summary: s}
+	if doc.Findings == nil {
+		doc.Findings = []policy.Finding{}
 	}
 	if w.mutations != nil {
-		n := 0
-		err := w.eachMutation(func(m Mutation) error {
-			sep := ",\n    "
-			if n == 0 {
-				sep = "  \"mutatedServices\": [\n    "
-			}
-			n++
-			return writeJSON(w.out, sep, "    ", m)
-		})
-		if err != nil {
+		mutated := []Mutation{}
+		if err := w.eachMutation(func(m Mutation) error {
+			mutated = append(mutated, m)
+			return nil
+		}); err != nil {
 			return err
 		}
-		closing := "\n  ],\n"
-		if n == 0 {
-			closing = "  \"mutatedServices\": [],\n"
-		}
-		if _, err := io.WriteString(w.out, closing); err != nil {
-			return err
-		}
+		doc.MutatedServices = &mutated
 	}
-	if err := writeJSON(w.out, "  \"summary\": ", "  ", s); err != nil {
-		return err
-	}
-	_, err = io.WriteString(w.out, "\n}\n")
-	return err
+	enc := json.NewEncoder(w.out)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	return enc.Encode(doc)
+}
+
+// jsonDocument is the report in the JSON format.
+type jsonDocument struct {
+	Findings []policy.Finding `json:"findings"`
+	// MutatedServices is present, empty or not, with showMutations.
+	MutatedServices *[]Mutation `json:"mutatedServices,omitempty"`
+	Summary         Summary     `json:"summary"`
 }
 
 func (w *Writer) eachMutation(fn func(Mutation) error) error {
@@ -404,20 +393,5 @@ func (w *Writer) writeMutationYAML(m Mutation) error {
 		where = fmt.Sprintf("%s:%d ", m.File, m.Doc)
 	}
 	_, err = fmt.Fprintf(w.out, "---\n# %sService %s/%s as the webhook admits it\n%s", where, m.Namespace, m.Name, y)
-	return err
-}
-
-// writeJSON writes prefix, then v as indented JSON whose continuation
-// lines start with indent, without escaping HTML characters.
-func writeJSON(out io.Writer, prefix, indent string, v any) error {
-	var buf bytes.Buffer
-	buf.WriteString(prefix)
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	enc.SetIndent(indent, "  ")
-	if err := enc.Encode(v); err != nil {
-		return err
-	}
-	_, err := out.Write(bytes.TrimRight(buf.Bytes(), "\n"))
 	return err
 }
