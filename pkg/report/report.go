@@ -28,10 +28,12 @@ const (
 	// GitHub writes GitHub Actions workflow commands, which annotate the
 	// offending line of a pull request.
 	GitHub Format = "github"
+	// SARIF writes a SARIF 2.1.0 log, for code scanning tools.
+	SARIF Format = "sarif"
 )
 
 // Formats lists the formats, for flag help and validation.
-var Formats = []Format{Text, JSON, GitHub}
+var Formats = []Format{Text, JSON, GitHub, SARIF}
 
 // ParseFormat returns the format named s.
 func ParseFormat(s string) (Format, error) {
@@ -40,7 +42,7 @@ func ParseFormat(s string) (Format, error) {
 			return f, nil
 		}
 	}
-	return "", fmt.Errorf("unknown output format %q: want text, json or github", s)
+	return "", fmt.Errorf("unknown output format %q: want text, json, github or sarif", s)
 }
 
 // Summary counts what a run found.
@@ -199,7 +201,7 @@ func (w *Writer) Finding(f policy.Finding) error {
 	case policy.Drift:
 		w.drift++
 	}
-	if w.format == JSON {
+	if w.format == JSON || w.format == SARIF {
 		w.collected = append(w.collected, f)
 		return nil
 	}
@@ -318,6 +320,18 @@ func (w *Writer) Close(summary *Summary) (err error) {
 	}()
 	if w.err != nil {
 		return w.err
+	}
+	if w.format == SARIF {
+		// The log is the whole of standard output: the summary goes to
+		// the summary stream, and mutated objects have no place in it.
+		enc := json.NewEncoder(w.out)
+		enc.SetEscapeHTML(false)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(newSARIF(w.collected)); err != nil {
+			return err
+		}
+		_, err := fmt.Fprintln(w.summary, s.String())
+		return err
 	}
 	if w.format != JSON {
 		if err := w.eachMutation(w.writeMutationYAML); err != nil {

@@ -146,12 +146,12 @@ func TestJSON(t *testing.T) {
 }
 
 func TestParseFormat(t *testing.T) {
-	for _, s := range []string{"text", "json", "github"} {
+	for _, s := range []string{"text", "json", "github", "sarif"} {
 		if f, err := report.ParseFormat(s); err != nil || string(f) != s {
 			t.Errorf("ParseFormat(%q) = %q, %v", s, f, err)
 		}
 	}
-	if _, err := report.ParseFormat("yaml"); err == nil || !strings.Contains(err.Error(), "want text, json or github") {
+	if _, err := report.ParseFormat("yaml"); err == nil || !strings.Contains(err.Error(), "want text, json, github or sarif") {
 		t.Errorf("ParseFormat(yaml) error = %v, want one naming the formats", err)
 	}
 }

@@ -44,8 +44,10 @@ would deny the object: its namespace enforces), "warning" (kubectl would
 print it), "audit" (recorded in the API server's audit log only) or
 "mutation" (labels the webhook would set on a Service). -o json writes one
 JSON document: {"findings": [...], "summary": {...}}, each finding with its
-file, doc (the document's position in the file), line, column and rule. A summary line goes
-to standard error; unreadable input is reported there as FILE:LINE.
+file, doc (the document's position in the file), line, column and rule.
+-o github writes GitHub Actions annotations; -o sarif a SARIF 2.1.0 log for
+code scanning. A summary line goes to standard error; unreadable input is
+reported there as FILE:LINE.
 
 Exit status: 0 when the webhook would admit everything (mutations and
 warnings included), 1 when it would deny at least one object, 2 for bad
