@@ -12,6 +12,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/failover-webhook/failover-webhook/cmd/webhook/app"
+	"github.com/failover-webhook/failover-webhook/pkg/rules"
 	"github.com/failover-webhook/failover-webhook/test/controlplane"
 	"github.com/failover-webhook/failover-webhook/test/seed"
 )
@@ -73,7 +74,7 @@ ready replica. Then one command audits both clusters and compares them.`)
 	if code != 0 {
 		return failed, fmt.Errorf("kubectl delete in %s: exit status %d", last.Name, code)
 	}
-	want := fmt.Sprintf("DestinationRule %s/%s: spec.host: drift: ", seed.Namespace, seed.DestinationRule)
+	want := fmt.Sprintf("DestinationRule %s/%s: %s spec.host: drift: ", seed.Namespace, seed.DestinationRule, rules.RuleMissingInCluster)
 	if code, stdout := audit(); code != 1 || !strings.Contains(stdout, want) {
 		fmt.Fprintf(out, "  FAIL: want the missing DestinationRule reported (%q) and exit status 1\n", want)
 		failed++
