@@ -8,6 +8,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"encoding/xml"
 	"errors"
 	"fmt"
 	"io"
@@ -30,10 +31,12 @@ const (
 	GitHub Format = "github"
 	// SARIF writes a SARIF 2.1.0 log, for code scanning tools.
 	SARIF Format = "sarif"
+	// JUnit writes JUnit XML, which CI systems show as test results.
+	JUnit Format = "junit"
 )
 
 // Formats lists the formats, for flag help and validation.
-var Formats = []Format{Text, JSON, GitHub, SARIF}
+var Formats = []Format{Text, JSON, GitHub, SARIF, JUnit}
 
 // ParseFormat returns the format named s.
 func ParseFormat(s string) (Format, error) {
@@ -42,7 +45,7 @@ func ParseFormat(s string) (Format, error) {
 			return f, nil
 		}
 	}
-	return "", fmt.Errorf("unknown output format %q: want text, json, github or sarif", s)
+	return "", fmt.Errorf("unknown output format %q: want text, json, github, sarif or junit", s)
 }
 
 // Summary counts what a run found.
@@ -201,7 +204,7 @@ func (w *Writer) Finding(f policy.Finding) error {
 	case policy.Drift:
 		w.drift++
 	}
-	if w.format == JSON || w.format == SARIF {
+	if w.format == JSON || w.format == SARIF || w.format == JUnit {
 		w.collected = append(w.collected, f)
 		return nil
 	}
@@ -321,13 +324,10 @@ func (w *Writer) Close(summary *Summary) (err error) {
 	if w.err != nil {
 		return w.err
 	}
-	if w.format == SARIF {
-		// The log is the whole of standard output: the summary goes to
-		// the summary stream, and mutated objects have no place in it.
-		enc := json.NewEncoder(w.out)
-		enc.SetEscapeHTML(false)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(newSARIF(w.collected)); err != nil {
+	if w.format == SARIF || w.format == JUnit {
+		// The document is the whole of standard output: the summary goes
+		// to the summary stream, and mutated objects have no place in it.
+		if err := w.writeDocument(); err != nil {
 			return err
 		}
 		_, err := fmt.Fprintln(w.summary, s.String())
@@ -359,6 +359,26 @@ func (w *Writer) Close(summary *Summary) (err error) {
 	enc.SetEscapeHTML(false)
 	enc.SetIndent("", "  ")
 	return enc.Encode(doc)
+}
+
+// writeDocument writes the SARIF log or the JUnit XML of the findings.
+func (w *Writer) writeDocument() error {
+	if w.format == JUnit {
+		if _, err := io.WriteString(w.out, xml.Header); err != nil {
+			return err
+		}
+		enc := xml.NewEncoder(w.out)
+		enc.Indent("", "  ")
+		if err := enc.Encode(newJUnit(w.collected)); err != nil {
+			return err
+		}
+		_, err := io.WriteString(w.out, "\n")
+		return err
+	}
+	enc := json.NewEncoder(w.out)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	return enc.Encode(newSARIF(w.collected))
 }
 
 // jsonDocument is the report in the JSON format.

@@ -3,7 +3,10 @@ package report_test
 import (
 	"bytes"
 	"encoding/json"
+	"encoding/xml"
+	"io"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -146,12 +149,12 @@ func TestJSON(t *testing.T) {
 }
 
 func TestParseFormat(t *testing.T) {
-	for _, s := range []string{"text", "json", "github", "sarif"} {
+	for _, s := range []string{"text", "json", "github", "sarif", "junit"} {
 		if f, err := report.ParseFormat(s); err != nil || string(f) != s {
 			t.Errorf("ParseFormat(%q) = %q, %v", s, f, err)
 		}
 	}
-	if _, err := report.ParseFormat("yaml"); err == nil || !strings.Contains(err.Error(), "want text, json, github or sarif") {
+	if _, err := report.ParseFormat("yaml"); err == nil || !strings.Contains(err.Error(), "want text, json, github, sarif or junit") {
 		t.Errorf("ParseFormat(yaml) error = %v, want one naming the formats", err)
 	}
 }
@@ -199,5 +202,57 @@ func TestSummaryNamesWhatWasNotJudged(t *testing.T) {
 		"not judged: sample (mode off, 2 objects), kube-system (excluded, 1 object)"
 	if got := s.String(); got != want {
 		t.Errorf("summary\n%s\nwant\n%s", got, want)
+	}
+}
+
+func TestJUnit(t *testing.T) {
+	drift := policy.Finding{Clusters: []string{"cluster1", "cluster2"}, Kind: "Service", Namespace: "sample", Name: "helloworld",
+		Rule: "FW402", Field: "metadata.labels", Severity: policy.Drift, Message: "differs"}
+	var out bytes.Buffer
+	w, err := report.NewWriter(report.JUnit, &out, io.Discard, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []policy.Finding{denial, warning, audited, mutation, drift} {
+		if err := w.Finding(f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(&report.Summary{}); err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Tests    int `xml:"tests,attr"`
+		Failures int `xml:"failures,attr"`
+		Suites   []struct {
+			Name  string `xml:"name,attr"`
+			Cases []struct {
+				ClassName string `xml:"classname,attr"`
+				Failure   *struct {
+					Type string `xml:"type,attr"`
+				} `xml:"failure"`
+			} `xml:"testcase"`
+		} `xml:"testsuite"`
+	}
+	if err := xml.Unmarshal(out.Bytes(), &doc); err != nil {
+		t.Fatalf("not XML: %v\n%s", err, out.String())
+	}
+	if doc.Tests != 5 || doc.Failures != 2 {
+		t.Errorf("tests=%d failures=%d, want 5 and 2 (the denial and the drift)\n%s", doc.Tests, doc.Failures, out.String())
+	}
+	var suites, failed []string
+	for _, s := range doc.Suites {
+		suites = append(suites, s.Name)
+		for _, c := range s.Cases {
+			if c.Failure != nil {
+				failed = append(failed, c.ClassName+" "+c.Failure.Type)
+			}
+		}
+	}
+	if want := []string{"dr.yaml", "cluster", "svc.yaml", "cluster1,cluster2"}; !slices.Equal(suites, want) {
+		t.Errorf("suites %q, want %q", suites, want)
+	}
+	if want := []string{"FW101 error", "FW402 drift"}; !slices.Equal(failed, want) {
+		t.Errorf("failures %q, want %q", failed, want)
 	}
 }

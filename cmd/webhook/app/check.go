@@ -46,7 +46,7 @@ print it), "audit" (recorded in the API server's audit log only) or
 JSON document: {"findings": [...], "summary": {...}}, each finding with its
 file, doc (the document's position in the file), line, column and rule.
 -o github writes GitHub Actions annotations; -o sarif a SARIF 2.1.0 log for
-code scanning. A summary line goes to standard error; unreadable input is
+code scanning; -o junit JUnit XML (denials fail, other findings pass). A summary line goes to standard error; unreadable input is
 reported there as FILE:LINE.
 
 Exit status: 0 when the webhook would admit everything (mutations and

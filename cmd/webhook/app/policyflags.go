@@ -36,7 +36,7 @@ func (p *policyFlags) bind(cmd *cobra.Command) {
 	f.StringVar(&p.waypointName, "waypoint-name", server.DefaultOptions().WaypointName, "the webhook's --waypoint-name: the waypoint of Services when neither they nor their namespace set "+keys.UseWaypoint)
 	f.StringVar(&p.threshold, "severity-threshold", thresholdError, "what fails the run (exit 1): error (objects the webhook would deny; and, across clusters, differences), warning (also warnings and audit findings), or none (only bad input or usage fails)")
 	f.BoolVarP(&p.quiet, "quiet", "q", false, "leave out the mutation findings (the labels the webhook would set); they still count in the summary")
-	f.StringVarP(&p.output, "output", "o", string(report.Text), "output format: text (one line per finding), json, github (GitHub Actions annotations on the offending line) or sarif (SARIF 2.1.0, for code scanning)")
+	f.StringVarP(&p.output, "output", "o", string(report.Text), "output format: text (one line per finding), json, github (GitHub Actions annotations on the offending line) sarif (SARIF 2.1.0, for code scanning) or junit (JUnit XML: denials and differences fail)")
 }
 
 // parsed is policyFlags checked.
