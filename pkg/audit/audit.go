@@ -23,7 +23,6 @@ import (
 
 	"github.com/failover-webhook/failover-webhook/pkg/drift"
 	"github.com/failover-webhook/failover-webhook/pkg/keys"
-	"github.com/failover-webhook/failover-webhook/pkg/mode"
 	"github.com/failover-webhook/failover-webhook/pkg/namespaces"
 	"github.com/failover-webhook/failover-webhook/pkg/policy"
 	"github.com/failover-webhook/failover-webhook/pkg/report"
@@ -225,15 +224,12 @@ func (a *auditor) destinationRule(dr client.Object) error {
 		a.keepDestinationRule(dr)
 	}
 	out := a.evaluator.DestinationRule(dr)
+	a.summary.CountNotJudged(dr.GetNamespace(), out)
 	if out.Excluded {
 		a.summary.Skipped++
-		a.summary.CountNotJudged(dr.GetNamespace(), report.Excluded)
 		return nil
 	}
 	a.summary.DestinationRules++
-	if out.Mode == mode.Off {
-		a.summary.CountNotJudged(dr.GetNamespace(), report.ModeOff)
-	}
 	if out.Denied {
 		a.summary.Denied++
 	}
@@ -308,15 +304,12 @@ func (a *auditor) services(ctx context.Context) error {
 
 func (a *auditor) service(ctx context.Context, svc *corev1.Service) error {
 	out := a.evaluator.Service(svc)
+	a.summary.CountNotJudged(svc.Namespace, out)
 	if out.Excluded {
 		a.summary.Skipped++
-		a.summary.CountNotJudged(svc.Namespace, report.Excluded)
 		return nil
 	}
 	a.summary.Services++
-	if out.Mode == mode.Off {
-		a.summary.CountNotJudged(svc.Namespace, report.ModeOff)
-	}
 	fixed := false
 	if out.Mutated != nil {
 		a.summary.Mutated++

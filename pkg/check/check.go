@@ -19,7 +19,6 @@ import (
 	"github.com/failover-webhook/failover-webhook/pkg/fieldpos"
 	"github.com/failover-webhook/failover-webhook/pkg/kinds"
 	"github.com/failover-webhook/failover-webhook/pkg/manifest"
-	"github.com/failover-webhook/failover-webhook/pkg/mode"
 	"github.com/failover-webhook/failover-webhook/pkg/mutate"
 	"github.com/failover-webhook/failover-webhook/pkg/policy"
 	"github.com/failover-webhook/failover-webhook/pkg/report"
@@ -205,6 +204,12 @@ type run struct {
 	decoder   admission.Decoder
 	evaluator policy.Evaluator
 	summary   report.Summary
+	// positions are the field positions of the last document parsed.
+	positions struct {
+		source string
+		index  int
+		doc    *fieldpos.Document
+	}
 }
 
 func (r *run) document(c manifest.Chunk) error {
@@ -291,24 +296,13 @@ func (r *run) judge(doc manifest.Document, obj manifest.Object, into client.Obje
 		return out, false, nil
 	}
 	out = evaluate()
-	switch {
-	case out.Excluded:
-		r.summary.CountNotJudged(into.GetNamespace(), report.Excluded)
-	case out.Mode == mode.Off:
-		r.summary.CountNotJudged(into.GetNamespace(), report.ModeOff)
-	}
+	r.summary.CountNotJudged(into.GetNamespace(), out)
 	if out.Excluded {
 		r.skip(doc, obj.Item, "%s %s/%s: namespace %s is excluded from the webhook", obj.GVK.Kind, into.GetNamespace(), into.GetName(), into.GetNamespace())
 		return out, false, nil
 	}
-	// The document's text is parsed for positions once, and only when it
-	// has findings. It decoded, so it parses; if it ever did not, findings
-	// fall back to the document's first line.
-	var positions *fieldpos.Document
-	for i, f := range out.Findings {
-		if i == 0 {
-			positions, _ = fieldpos.Parse(doc.Data)
-		}
+	for _, f := range out.Findings {
+		positions := r.positionsOf(doc)
 		f.File, f.Doc = doc.Source, doc.Index
 		f.Line, f.Column = locate(positions, doc, obj.Item, f.Field)
 		if err := r.out.Finding(f); err != nil {
@@ -316,6 +310,18 @@ func (r *run) judge(doc manifest.Document, obj manifest.Object, into client.Obje
 		}
 	}
 	return out, true, nil
+}
+
+// positionsOf parses the document's text for field positions once, and
+// only when one of its objects has findings: a List's items share it. It
+// decoded, so it parses; if it ever did not, findings fall back to the
+// document's first line.
+func (r *run) positionsOf(doc manifest.Document) *fieldpos.Document {
+	if r.positions.source != doc.Source || r.positions.index != doc.Index {
+		d, _ := fieldpos.Parse(doc.Data)
+		r.positions.source, r.positions.index, r.positions.doc = doc.Source, doc.Index, d
+	}
+	return r.positions.doc
 }
 
 // locate returns the line and column, in the file, of the field at path of

@@ -78,7 +78,7 @@ type Finding struct {
 const (
 	LabelsField      = "metadata.labels"
 	AnnotationsField = "metadata.annotations"
-	NamespaceField   = "metadata.namespace"
+	NamespaceField   = verdict.NamespaceLabelsField
 )
 
 // Kinds of the objects the webhook admits.

@@ -17,6 +17,7 @@ import (
 
 	"sigs.k8s.io/yaml"
 
+	"github.com/failover-webhook/failover-webhook/pkg/mode"
 	"github.com/failover-webhook/failover-webhook/pkg/policy"
 )
 
@@ -96,8 +97,19 @@ const (
 	Excluded = "excluded"
 )
 
-// CountNotJudged records one object of namespace not judged for reason.
-func (s *Summary) CountNotJudged(namespace, reason string) {
+// CountNotJudged records an object of namespace whose outcome judged
+// nothing: excluded from the webhook, or in mode off. It does nothing for
+// an object that was judged.
+func (s *Summary) CountNotJudged(namespace string, out policy.Outcome) {
+	reason := ""
+	switch {
+	case out.Excluded:
+		reason = Excluded
+	case out.Mode == mode.Off:
+		reason = ModeOff
+	default:
+		return
+	}
 	for i := range s.NotJudged {
 		if s.NotJudged[i].Namespace == namespace && s.NotJudged[i].Reason == reason {
 			s.NotJudged[i].Objects++

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/failover-webhook/failover-webhook/pkg/mode"
 	"github.com/failover-webhook/failover-webhook/pkg/policy"
 	"github.com/failover-webhook/failover-webhook/pkg/report"
 )
@@ -195,9 +196,10 @@ func TestWorkflowCommand(t *testing.T) {
 func TestSummaryNamesWhatWasNotJudged(t *testing.T) {
 	var s report.Summary
 	s.DestinationRules = 3
-	s.CountNotJudged("sample", report.ModeOff)
-	s.CountNotJudged("kube-system", report.Excluded)
-	s.CountNotJudged("sample", report.ModeOff)
+	s.CountNotJudged("sample", policy.Outcome{Mode: mode.Off})
+	s.CountNotJudged("kube-system", policy.Outcome{Excluded: true})
+	s.CountNotJudged("sample", policy.Outcome{Mode: mode.Off})
+	s.CountNotJudged("prod", policy.Outcome{Mode: mode.Enforce})
 	want := "0 Services, 3 DestinationRules: 0 would be denied, 0 warnings, 0 audit findings, 0 Services would be mutated; " +
 		"not judged: sample (mode off, 2 objects), kube-system (excluded, 1 object)"
 	if got := s.String(); got != want {
