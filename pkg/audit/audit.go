@@ -53,7 +53,9 @@ type Options struct {
 	// DefaultChunkSize.
 	ChunkSize int64
 	// Quiet leaves the mutation findings out of the report.
-	Quiet  bool
+	Quiet bool
+	// Color colours the severities of text findings.
+	Color  bool
 	Format report.Format
 }
 
@@ -76,7 +78,7 @@ func Run(ctx context.Context, c client.Client, opts Options, stdout, stderr io.W
 	if err != nil {
 		return summary, err
 	}
-	out.Quiet = opts.Quiet
+	out.Quiet, out.Color = opts.Quiet, opts.Color
 	a := newAuditor(c, opts, out, &summary, stderr)
 	runErr := a.run(ctx)
 	if err := errors.Join(runErr, out.Close(&summary)); err != nil {

@@ -54,7 +54,7 @@ func RunClusters(ctx context.Context, clusters []Cluster, opts Options, stdout, 
 	if err != nil {
 		return summary, err
 	}
-	out.Quiet = opts.Quiet
+	out.Quiet, out.Color = opts.Quiet, opts.Color
 	snaps := make([]*drift.Snapshot, len(clusters))
 	auditors := make([]*auditor, len(clusters))
 	failed := func(i int, err error) (report.Summary, error) {

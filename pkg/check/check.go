@@ -46,6 +46,8 @@ type Options struct {
 	Verbose bool
 	// Quiet leaves the mutation findings out of the report.
 	Quiet bool
+	// Color colours the severities of text findings.
+	Color bool
 	// AllowEmpty accepts input from which no document is read; otherwise
 	// that is an *InputError ("nothing to check").
 	AllowEmpty bool
@@ -101,7 +103,7 @@ func Run(ctx context.Context, opts Options, stdout, stderr io.Writer) (report.Su
 	if err != nil {
 		return summary, err
 	}
-	out.Quiet = opts.Quiet
+	out.Quiet, out.Color = opts.Quiet, opts.Color
 	r := &run{
 		opts:      opts,
 		stderr:    stderr,
@@ -258,7 +260,7 @@ func (r *run) object(doc manifest.Document, obj manifest.Object) error {
 			return nil
 		}
 		r.summary.Mutated++
-		if !r.opts.ShowMutations {
+		if !r.out.ShowsMutations() {
 			return nil
 		}
 		mutated, err := mutate.WithMetadata(obj.JSON, out.Mutated.Labels, out.Mutated.Annotations)

@@ -34,10 +34,15 @@ const (
 	SARIF Format = "sarif"
 	// JUnit writes JUnit XML, which CI systems show as test results.
 	JUnit Format = "junit"
+	// YAML writes the Services the webhook would change, as it would
+	// admit them, and nothing else, to standard output, so that it can be
+	// piped (`| kubectl diff -f -`); the findings go, as text, to the
+	// summary stream.
+	YAML Format = "yaml"
 )
 
 // Formats lists the formats, for flag help and validation.
-var Formats = []Format{Text, JSON, GitHub, SARIF, JUnit}
+var Formats = []Format{Text, JSON, GitHub, SARIF, JUnit, YAML}
 
 // ParseFormat returns the format named s.
 func ParseFormat(s string) (Format, error) {
@@ -46,7 +51,7 @@ func ParseFormat(s string) (Format, error) {
 			return f, nil
 		}
 	}
-	return "", fmt.Errorf("unknown output format %q: want text, json, github, sarif or junit", s)
+	return "", fmt.Errorf("unknown output format %q: want text, json, github, sarif, junit or yaml", s)
 }
 
 // Summary counts what a run found.
@@ -170,6 +175,8 @@ type Writer struct {
 	// Quiet leaves the mutation findings out of the report; the summary
 	// still counts the Services.
 	Quiet bool
+	// Color writes the text format's severities in colour, for a terminal.
+	Color bool
 
 	format Format
 	out    io.Writer
@@ -187,10 +194,12 @@ type Writer struct {
 
 // NewWriter returns a Writer of format to out. The text format writes its
 // summary line to summary, keeping out for findings and mutated objects;
-// JSON writes everything to out. showMutations makes room for Mutated.
+// JSON writes everything to out; YAML writes only the mutated objects to
+// out and the findings, as text, to summary. showMutations makes room for
+// Mutated; YAML always does.
 func NewWriter(format Format, out, summary io.Writer, showMutations bool) (*Writer, error) {
 	w := &Writer{format: format, out: out, summary: summary}
-	if showMutations {
+	if showMutations || format == YAML {
 		f, err := os.CreateTemp("", "failover-webhook-mutations-*")
 		if err != nil {
 			return nil, fmt.Errorf("creating a spool for mutated objects: %w", err)
@@ -224,9 +233,17 @@ func (w *Writer) Finding(f policy.Finding) error {
 		_, w.err = io.WriteString(w.out, WorkflowCommand(f)+"\n")
 		return w.err
 	}
-	_, w.err = io.WriteString(w.out, Line(f)+"\n")
+	lines := w.out
+	if w.format == YAML {
+		lines = w.summary
+	}
+	line := Line(f)
+	if w.Color {
+		line = colorLine(f)
+	}
+	_, w.err = io.WriteString(lines, line+"\n")
 	if w.err == nil && f.Fix != "" {
-		_, w.err = fmt.Fprintf(w.out, "    fix: %s\n", f.Fix)
+		_, w.err = fmt.Fprintf(lines, "    fix: %s\n", f.Fix)
 	}
 	return w.err
 }
@@ -240,6 +257,49 @@ func (w *Writer) Finding(f policy.Finding) error {
 // place (`CLUSTER: KIND ...`), or the clusters a drift finding compares
 // (`CLUSTER,CLUSTER: KIND ...`). A cluster-scoped object is `KIND NAME`.
 func Line(f policy.Finding) string {
+	plain := func(s string) string { return s }
+	return line(f, plain, plain)
+}
+
+// colorLine is Line with the severity in its colour and the rule ID in
+// bold, as ANSI escape sequences.
+func colorLine(f policy.Finding) string {
+	return line(f,
+		func(s string) string { return severityColor(f) + s + ansiReset },
+		func(s string) string { return ansiBold + s + ansiReset })
+}
+
+// ANSI escape sequences of the colours.
+const (
+	ansiReset   = "\x1b[0m"
+	ansiBold    = "\x1b[1m"
+	ansiRed     = "\x1b[1;31m"
+	ansiYellow  = "\x1b[33m"
+	ansiCyan    = "\x1b[36m"
+	ansiGreen   = "\x1b[32m"
+	ansiMagenta = "\x1b[35m"
+)
+
+func severityColor(f policy.Finding) string {
+	if f.Fixed {
+		return ansiGreen
+	}
+	switch f.Severity {
+	case policy.Error:
+		return ansiRed
+	case policy.Warning:
+		return ansiYellow
+	case policy.Audit:
+		return ansiCyan
+	case policy.Drift:
+		return ansiMagenta
+	}
+	return ansiGreen
+}
+
+// line renders a finding as Line does, painting its severity with paint
+// and its rule ID with bold.
+func line(f policy.Finding, paint, bold func(string) string) string {
 	var b strings.Builder
 	switch {
 	case f.File != "":
@@ -250,14 +310,14 @@ func Line(f policy.Finding) string {
 		fmt.Fprintf(&b, "%s: ", strings.Join(f.Clusters, ","))
 	}
 	if f.Namespace == "" {
-		fmt.Fprintf(&b, "%s %s: %s %s: ", f.Kind, f.Name, f.Rule, f.Field)
+		fmt.Fprintf(&b, "%s %s: %s %s: ", f.Kind, f.Name, bold(string(f.Rule)), f.Field)
 	} else {
-		fmt.Fprintf(&b, "%s %s/%s: %s %s: ", f.Kind, f.Namespace, f.Name, f.Rule, f.Field)
+		fmt.Fprintf(&b, "%s %s/%s: %s %s: ", f.Kind, f.Namespace, f.Name, bold(string(f.Rule)), f.Field)
 	}
 	if f.Fixed {
-		b.WriteString("fixed: ")
+		b.WriteString(paint("fixed") + ": ")
 	} else {
-		b.WriteString(string(f.Severity) + ": ")
+		b.WriteString(paint(string(f.Severity)) + ": ")
 	}
 	b.WriteString(f.Message)
 	return b.String()
@@ -307,6 +367,10 @@ func escapeProperty(s string) string {
 // Drift returns the number of drift findings written.
 func (w *Writer) Drift() int { return w.drift }
 
+// ShowsMutations says whether the report shows the mutated objects
+// given to Mutated (--show-mutations, or the YAML format).
+func (w *Writer) ShowsMutations() bool { return w.mutations != nil }
+
 // Mutated records a Service as the webhook would admit it; the report
 // shows it after the findings.
 func (w *Writer) Mutated(m Mutation) error {
@@ -340,6 +404,13 @@ func (w *Writer) Close(summary *Summary) (err error) {
 		// The document is the whole of standard output: the summary goes
 		// to the summary stream, and mutated objects have no place in it.
 		if err := w.writeDocument(); err != nil {
+			return err
+		}
+		_, err := fmt.Fprintln(w.summary, s.String())
+		return err
+	}
+	if w.format == YAML {
+		if err := w.eachMutation(w.writeObjectYAML); err != nil {
 			return err
 		}
 		_, err := fmt.Fprintln(w.summary, s.String())
@@ -439,5 +510,16 @@ func (w *Writer) writeMutationYAML(m Mutation) error {
 		where = fmt.Sprintf("%s:%d ", m.File, m.Doc)
 	}
 	_, err = fmt.Fprintf(w.out, "---\n# %sService %s/%s as the webhook admits it\n%s", where, m.Namespace, m.Name, y)
+	return err
+}
+
+// writeObjectYAML writes the object alone, as a YAML document: the YAML
+// format's standard output is nothing but objects.
+func (w *Writer) writeObjectYAML(m Mutation) error {
+	y, err := yaml.JSONToYAML(m.Object)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(w.out, "---\n%s", y)
 	return err
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/failover-webhook/failover-webhook/pkg/audit"
 	"github.com/failover-webhook/failover-webhook/pkg/keys"
 	"github.com/failover-webhook/failover-webhook/pkg/kinds"
+	"github.com/failover-webhook/failover-webhook/pkg/report"
 )
 
 // NewAuditCommand returns `webhook audit`.
@@ -109,8 +110,12 @@ clusters differ (or an API server could not be read, or a fix failed),
 			if opts.DryRun && !opts.Fix {
 				return usageErrorf("--dry-run only applies to --fix")
 			}
+			if p.format == report.YAML {
+				return usageErrorf("-o yaml writes the Services webhook check would change; to see what webhook audit would change, run webhook audit --fix --dry-run")
+			}
 			opts.NamespaceModes, opts.Format, opts.Quiet = p.modes, p.format, pf.quiet
 			opts.ExcludedNamespaces, opts.WaypointName = pf.excluded, pf.waypointName
+			opts.Color = p.colored(cmd.OutOrStdout(), cmd.ErrOrStderr())
 
 			targets, err := audit.Targets(kubeconfigs, kubecontexts)
 			if err != nil {

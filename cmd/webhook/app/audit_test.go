@@ -55,6 +55,9 @@ func TestAuditUsageErrors(t *testing.T) {
 			[]string{"--kubeconfig", kubeconfig, "--context", "c1", "--context", "c3"},
 			`cluster --kubeconfig ` + kubeconfig + ` --context c3: loading the kubeconfig: context "c3" does not exist`,
 		},
+		"-o yaml, which only webhook check writes": {
+			[]string{"--kubeconfig", kubeconfig, "-o", "yaml"}, "-o yaml writes the Services webhook check would change; to see what webhook audit would change, run webhook audit --fix --dry-run",
+		},
 		"--dry-run without --fix": {
 			[]string{"--kubeconfig", kubeconfig, "--dry-run"}, "--dry-run only applies to --fix",
 		},

@@ -74,7 +74,10 @@ that wait.`,
   webhook check -f manifests/ --namespace-mode sample=enforce
 
   # Show the Services as the webhook would admit them
-  webhook check -f service.yaml --show-mutations`,
+  webhook check -f service.yaml --show-mutations
+
+  # Only the Services as the webhook would admit them, compared with the cluster
+  webhook check -f service.yaml -o yaml | kubectl diff -f -`,
 		Args: noArgs("; name inputs with -f"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if len(opts.Paths) == 0 {
@@ -92,6 +95,7 @@ that wait.`,
 			}
 			opts.NamespaceModes, opts.Format, opts.Quiet = p.modes, p.format, pf.quiet
 			opts.ExcludedNamespaces, opts.WaypointName = pf.excluded, pf.waypointName
+			opts.Color = p.colored(cmd.OutOrStdout(), cmd.ErrOrStderr())
 			opts.Stdin = cmd.InOrStdin()
 
 			summary, err := check.Run(cmd.Context(), opts, cmd.OutOrStdout(), cmd.ErrOrStderr())

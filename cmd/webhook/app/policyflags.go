@@ -3,9 +3,12 @@ package app
 import (
 	"errors"
 	"fmt"
+	"io"
+	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/failover-webhook/failover-webhook/pkg/keys"
@@ -27,6 +30,7 @@ type policyFlags struct {
 	output         string
 	threshold      string
 	quiet          bool
+	color          string
 }
 
 func (p *policyFlags) bind(cmd *cobra.Command) {
@@ -36,7 +40,8 @@ func (p *policyFlags) bind(cmd *cobra.Command) {
 	f.StringVar(&p.waypointName, "waypoint-name", server.DefaultOptions().WaypointName, "the webhook's --waypoint-name: the waypoint of Services when neither they nor their namespace set "+keys.UseWaypoint)
 	f.StringVar(&p.threshold, "severity-threshold", thresholdError, "what fails the run (exit 1): error (objects the webhook would deny; and, across clusters, differences), warning (also warnings and audit findings), or none (only bad input or usage fails)")
 	f.BoolVarP(&p.quiet, "quiet", "q", false, "leave out the mutation findings (the labels the webhook would set); they still count in the summary")
-	f.StringVarP(&p.output, "output", "o", string(report.Text), "output format: text (one line per finding), json, github (GitHub Actions annotations on the offending line) sarif (SARIF 2.1.0, for code scanning) or junit (JUnit XML: denials and differences fail)")
+	f.StringVarP(&p.output, "output", "o", string(report.Text), "output format: text (one line per finding), json, github (GitHub Actions annotations on the offending line), sarif (SARIF 2.1.0, for code scanning), junit (JUnit XML: denials and differences fail) or yaml (webhook check only: the Services as the webhook would admit them, alone on standard output, e.g. for kubectl diff -f -; the findings go to standard error)")
+	f.StringVar(&p.color, "color", colorAuto, "colour the severities of text findings: auto (when they go to a terminal and NO_COLOR is not set), always or never")
 }
 
 // parsed is policyFlags checked.
@@ -44,6 +49,35 @@ type parsed struct {
 	modes     map[string]mode.Mode
 	format    report.Format
 	threshold string
+	color     string
+}
+
+// --color values.
+const (
+	colorAuto   = "auto"
+	colorAlways = "always"
+	colorNever  = "never"
+)
+
+// colored says whether the text findings, written to stdout (or, in the
+// YAML format, to stderr), are coloured: always, never, or when they go
+// to a terminal and NO_COLOR (https://no-color.org) is not set.
+func (p parsed) colored(stdout, stderr io.Writer) bool {
+	switch p.color {
+	case colorAlways:
+		return true
+	case colorNever:
+		return false
+	}
+	lines := stdout
+	if p.format == report.YAML {
+		lines = stderr
+	}
+	if os.Getenv("NO_COLOR") != "" || os.Getenv("TERM") == "dumb" {
+		return false
+	}
+	f, ok := lines.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
 }
 
 // Severity thresholds: what fails a run.
@@ -88,6 +122,12 @@ func (p *policyFlags) parse() (parsed, error) {
 		out.threshold = p.threshold
 	default:
 		return out, fmt.Errorf("invalid --severity-threshold %q: want error, warning or none", p.threshold)
+	}
+	switch p.color {
+	case colorAuto, colorAlways, colorNever:
+		out.color = p.color
+	default:
+		return out, fmt.Errorf("invalid --color %q: want auto, always or never", p.color)
 	}
 	for _, ns := range p.excluded {
 		if err := checkNamespaceName("--exclude-namespaces", ns); err != nil {
