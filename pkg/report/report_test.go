@@ -150,13 +150,13 @@ func TestJSON(t *testing.T) {
 }
 
 func TestParseFormat(t *testing.T) {
-	for _, s := range []string{"text", "json", "github", "sarif", "junit"} {
+	for _, s := range []string{"text", "json", "github", "sarif", "junit", "yaml"} {
 		if f, err := report.ParseFormat(s); err != nil || string(f) != s {
 			t.Errorf("ParseFormat(%q) = %q, %v", s, f, err)
 		}
 	}
-	if _, err := report.ParseFormat("yaml"); err == nil || !strings.Contains(err.Error(), "want text, json, github, sarif or junit") {
-		t.Errorf("ParseFormat(yaml) error = %v, want one naming the formats", err)
+	if _, err := report.ParseFormat("xml"); err == nil || !strings.Contains(err.Error(), "want text, json, github, sarif, junit or yaml") {
+		t.Errorf("ParseFormat(xml) error = %v, want one naming the formats", err)
 	}
 }
 
@@ -256,5 +256,37 @@ func TestJUnit(t *testing.T) {
 	}
 	if want := []string{"FW101 error", "FW402 drift"}; !slices.Equal(failed, want) {
 		t.Errorf("failures %q, want %q", failed, want)
+	}
+}
+
+// TestYAMLKeepsStandardOutputForObjects: in the YAML format, standard
+// output holds the mutated objects and nothing else; the findings and the
+// summary go to the other stream, coloured when asked.
+func TestYAMLKeepsStandardOutputForObjects(t *testing.T) {
+	var out, other bytes.Buffer
+	w, err := report.NewWriter(report.YAML, &out, &other, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Color = true
+	finding := policy.Finding{Kind: policy.ServiceKind, Namespace: "sample", Name: "helloworld", Rule: "FW201",
+		Field: policy.LabelsField, Severity: policy.Mutation, Message: "would set istio.io/global=true"}
+	if err := w.Finding(finding); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Mutated(report.Mutation{Namespace: "sample", Name: "helloworld", Object: []byte(`{"apiVersion":"v1","kind":"Service","metadata":{"name":"helloworld"}}`)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(&report.Summary{Services: 1, Mutated: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if want := "---\napiVersion: v1\nkind: Service\nmetadata:\n  name: helloworld\n"; out.String() != want {
+		t.Errorf("standard output %q, want only the object %q", out.String(), want)
+	}
+	if want := "Service sample/helloworld: \x1b[1mFW201\x1b[0m metadata.labels: \x1b[32mmutation\x1b[0m: would set istio.io/global=true\n"; !strings.HasPrefix(other.String(), want) {
+		t.Errorf("the other stream %q, want it to start with the coloured finding %q", other.String(), want)
+	}
+	if !strings.Contains(other.String(), "1 Service would be mutated") {
+		t.Errorf("the other stream %q lacks the summary", other.String())
 	}
 }
