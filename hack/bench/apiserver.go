@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -18,9 +19,12 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/kustomize/api/krusty"
+	"sigs.k8s.io/kustomize/kyaml/filesys"
 
 	"github.com/failover-webhook/failover-webhook/pkg/keys"
 	"github.com/failover-webhook/failover-webhook/pkg/mutate"
@@ -33,10 +37,10 @@ const (
 	variantNoop    = "do-nothing webhook"
 	variantFloor   = "controller-runtime, allowing all"
 	variantWebhook = "failover-webhook"
-	variantPolicy  = "CEL ValidatingAdmissionPolicy"
+	variantNative  = "native policies"
 )
 
-var variants = []string{variantNone, variantNoop, variantFloor, variantWebhook, variantPolicy}
+var variants = []string{variantNone, variantNoop, variantFloor, variantWebhook, variantNative}
 
 // Requests measured for each configuration.
 const (
@@ -46,23 +50,13 @@ const (
 	opUpdate            = "update"
 )
 
-// Names of the objects this program installs.
-const (
-	policyName = "bench-failover-needs-outlier-detection"
-	probeName  = "bench-probe"
-)
+// probeName names the objects this program dry-runs to tell which
+// configuration the API server applies.
+const probeName = "bench-probe"
 
-// policyExpression is the top-level rule of docs/design.md §4 in CEL: a
-// DestinationRule whose spec.trafficPolicy sets locality failover (not
-// disabled) must set spec.trafficPolicy.outlierDetection. It knows nothing
-// of subsets and port-level settings, which is all a CEL policy of
-// reasonable size can do; it is the cheapest equivalent policy, so the
-// comparison flatters it.
-const policyExpression = `!variables.locality.hasValue() ||
-variables.locality.value().?enabled.orValue(true) == false ||
-(variables.locality.value().?failoverPriority.orValue([]).size() == 0 &&
- variables.locality.value().?failover.orValue([]).size() == 0) ||
-has(object.spec.trafficPolicy.outlierDetection)`
+// nativePolicyName is the ValidatingAdmissionPolicy of manifests/native
+// judging DestinationRules, which its denials name.
+const nativePolicyName = "failover-webhook-destinationrule"
 
 // countingWebhook is a reference webhook server that allows everything
 // and counts the requests it gets (at requestsPath), configured with the
@@ -80,17 +74,21 @@ type admissionSetup struct {
 	webhook []client.Object
 	// counting are the reference webhooks, by variant.
 	counting map[string]countingWebhook
-	policy   []client.Object
+	// native are the objects of manifests/native, as kustomize builds them.
+	native []client.Object
 	// tlsConfig reaches the reference webhooks' request counts.
 	tlsConfig *tls.Config
 	namespace string
+	// webhookMetrics is failover-webhook's metrics address, whose request
+	// counts tell its Service mutations from the native policy's.
+	webhookMetrics string
 }
 
 // newAdmissionSetup prepares the configurations of every variant:
 // failover-webhook's from mutating and validating, and copies of them
 // pointing at each reference webhook, by variant, in refs.
-func newAdmissionSetup(c client.Client, mutating []*admissionregistrationv1.MutatingWebhookConfiguration, validating []*admissionregistrationv1.ValidatingWebhookConfiguration, refs map[string]string, tlsConfig *tls.Config, namespace string) (*admissionSetup, error) {
-	s := &admissionSetup{client: c, counting: map[string]countingWebhook{}, tlsConfig: tlsConfig, namespace: namespace}
+func newAdmissionSetup(c client.Client, mutating []*admissionregistrationv1.MutatingWebhookConfiguration, validating []*admissionregistrationv1.ValidatingWebhookConfiguration, refs map[string]string, tlsConfig *tls.Config, namespace, webhookMetrics string) (*admissionSetup, error) {
+	s := &admissionSetup{client: c, counting: map[string]countingWebhook{}, tlsConfig: tlsConfig, namespace: namespace, webhookMetrics: webhookMetrics}
 	var nsSelector *metav1.LabelSelector
 	for _, m := range mutating {
 		real := m.DeepCopy()
@@ -135,8 +133,29 @@ func newAdmissionSetup(c client.Client, mutating []*admissionregistrationv1.Muta
 		}
 		s.counting[variant] = ref
 	}
-	s.policy = validatingPolicy(nsSelector)
+	native, err := nativePolicies()
+	if err != nil {
+		return nil, err
+	}
+	s.native = native
 	return s, nil
+}
+
+// nativePolicies builds manifests/native as `kubectl apply -k` does.
+func nativePolicies() ([]client.Object, error) {
+	res, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(filesys.MakeFsOnDisk(), filepath.Join("manifests", "native"))
+	if err != nil {
+		return nil, fmt.Errorf("building manifests/native (run from the repository root): %w", err)
+	}
+	var out []client.Object
+	for _, r := range res.Resources() {
+		m, err := r.Map()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, &unstructured.Unstructured{Object: m})
+	}
+	return out, nil
 }
 
 // pointAt sends a webhook's requests to addr, keeping the path and CA.
@@ -153,57 +172,12 @@ func pointAt(cc *admissionregistrationv1.WebhookClientConfig, addr string) error
 	return nil
 }
 
-// validatingPolicy returns the policy and its binding, matching what the
-// validating webhook matches.
-func validatingPolicy(nsSelector *metav1.LabelSelector) []client.Object {
-	fail := admissionregistrationv1.Fail
-	equivalent := admissionregistrationv1.Equivalent
-	policy := &admissionregistrationv1.ValidatingAdmissionPolicy{
-		ObjectMeta: metav1.ObjectMeta{Name: policyName},
-		Spec: admissionregistrationv1.ValidatingAdmissionPolicySpec{
-			FailurePolicy: &fail,
-			MatchConstraints: &admissionregistrationv1.MatchResources{
-				MatchPolicy:       &equivalent,
-				NamespaceSelector: nsSelector.DeepCopy(),
-				ResourceRules: []admissionregistrationv1.NamedRuleWithOperations{{
-					RuleWithOperations: admissionregistrationv1.RuleWithOperations{
-						Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Create, admissionregistrationv1.Update},
-						Rule: admissionregistrationv1.Rule{
-							APIGroups:   []string{networkingv1.GroupName},
-							APIVersions: []string{"v1", "v1beta1", "v1alpha3"},
-							Resources:   []string{"destinationrules"},
-						},
-					},
-				}},
-			},
-			Variables: []admissionregistrationv1.Variable{{
-				Name:       "locality",
-				Expression: "object.spec.?trafficPolicy.?loadBalancer.?localityLbSetting",
-			}},
-			Validations: []admissionregistrationv1.Validation{{
-				Expression: policyExpression,
-				Message:    "spec.trafficPolicy.loadBalancer.localityLbSetting sets locality failover, and spec.trafficPolicy has no outlierDetection",
-				Reason:     ptr(metav1.StatusReasonInvalid),
-			}},
-		},
-	}
-	binding := &admissionregistrationv1.ValidatingAdmissionPolicyBinding{
-		ObjectMeta: metav1.ObjectMeta{Name: policyName},
-		Spec: admissionregistrationv1.ValidatingAdmissionPolicyBindingSpec{
-			PolicyName:        policyName,
-			ValidationActions: []admissionregistrationv1.ValidationAction{admissionregistrationv1.Deny},
-			MatchResources:    &admissionregistrationv1.MatchResources{NamespaceSelector: nsSelector.DeepCopy()},
-		},
-	}
-	return []client.Object{policy, binding}
-}
-
 func ptr[T any](v T) *T { return &v }
 
 // use installs the configurations of variant, removes the others', and
 // returns once the API server applies exactly those.
 func (s *admissionSetup) use(ctx context.Context, variant string) error {
-	want := map[string][]client.Object{variantWebhook: s.webhook, variantPolicy: s.policy}
+	want := map[string][]client.Object{variantWebhook: s.webhook, variantNative: s.native}
 	for v, ref := range s.counting {
 		want[v] = ref.configs
 	}
@@ -224,12 +198,8 @@ func (s *admissionSetup) use(ctx context.Context, variant string) error {
 }
 
 // expected returns what handles the Service probe and the DestinationRule
-// probe under variant: the variant itself, or none (variantNone) for a
-// Service under the policy, which validates DestinationRules only.
+// probe under variant: the variant itself.
 func expected(variant string) [2]string {
-	if variant == variantPolicy {
-		return [2]string{variantNone, variantPolicy}
-	}
 	return [2]string{variant, variant}
 }
 
@@ -288,24 +258,58 @@ func (s *admissionSetup) probe(ctx context.Context, path string, create func(con
 	return variantNone, nil
 }
 
-// createProbeService dry-runs a Service create; failover-webhook handled
-// it if the Service comes back with its labels.
+// createProbeService dry-runs a Service create. It comes back with its
+// labels from failover-webhook, whose request count then grew, or from
+// the native MutatingAdmissionPolicy.
 func (s *admissionSetup) createProbeService(ctx context.Context) (string, error) {
 	svc, err := helloworldService(s.namespace, probeName)
+	if err != nil {
+		return "", err
+	}
+	before, err := webhookRequests(ctx, s.webhookMetrics, mutate.Path)
 	if err != nil {
 		return "", err
 	}
 	if err := s.client.Create(ctx, svc, client.DryRunAll); err != nil {
 		return "", fmt.Errorf("dry-run Service create: %w", err)
 	}
-	if svc.Labels[keys.Global] != "" {
+	if svc.Labels[keys.Global] == "" {
+		return "", nil
+	}
+	after, err := webhookRequests(ctx, s.webhookMetrics, mutate.Path)
+	if err != nil {
+		return "", err
+	}
+	if after > before {
 		return variantWebhook, nil
 	}
-	return "", nil
+	return variantNative, nil
+}
+
+// webhookRequests is how many admission requests failover-webhook served
+// on path, from controller-runtime's controller_runtime_webhook_requests_total.
+func webhookRequests(ctx context.Context, metricsAddr, path string) (float64, error) {
+	body, err := get(ctx, http.DefaultClient, "http://"+metricsAddr+"/metrics")
+	if err != nil {
+		return 0, err
+	}
+	total := 0.0
+	for _, line := range strings.Split(string(body), "\n") {
+		if !strings.HasPrefix(line, "controller_runtime_webhook_requests_total{") || !strings.Contains(line, `webhook="`+path+`"`) {
+			continue
+		}
+		fields := strings.Fields(line)
+		v, err := strconv.ParseFloat(fields[len(fields)-1], 64)
+		if err != nil {
+			return 0, fmt.Errorf("reading %q: %w", line, err)
+		}
+		total += v
+	}
+	return total, nil
 }
 
 // createProbeDestinationRule dry-runs the create of a DestinationRule that
-// failover-webhook and the policy deny, each with its own message.
+// failover-webhook and the native policy deny, each naming itself.
 func (s *admissionSetup) createProbeDestinationRule(ctx context.Context) (string, error) {
 	dr, err := noOutlierDestinationRule(s.namespace, probeName)
 	if err != nil {
@@ -315,10 +319,10 @@ func (s *admissionSetup) createProbeDestinationRule(ctx context.Context) (string
 	switch {
 	case err == nil:
 		return "", nil
-	case strings.Contains(err.Error(), policyName):
-		return variantPolicy, nil
 	case strings.Contains(err.Error(), "vdestinationrule.failover-webhook.io"):
 		return variantWebhook, nil
+	case strings.Contains(err.Error(), nativePolicyName):
+		return variantNative, nil
 	}
 	return "", fmt.Errorf("dry-run DestinationRule create: %w", err)
 }

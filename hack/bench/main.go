@@ -382,7 +382,7 @@ func runAPIServerPhase(ctx context.Context, e *env, o options) (*APIResults, err
 	}
 	defer floor.stop()
 	refs := map[string]string{variantNoop: noopAddr, variantFloor: floorAddr}
-	setup, err := newAdmissionSetup(e.client, e.cluster.Webhook.MutatingWebhooks, e.cluster.Webhook.ValidatingWebhooks, refs, e.tlsConfig, apiNamespace)
+	setup, err := newAdmissionSetup(e.client, e.cluster.Webhook.MutatingWebhooks, e.cluster.Webhook.ValidatingWebhooks, refs, e.tlsConfig, apiNamespace, e.cluster.WebhookMetricsAddress)
 	if err != nil {
 		return nil, err
 	}

@@ -134,7 +134,7 @@ func TestAPIResultsRatioOfAddedMedians(t *testing.T) {
 			{variantNoop, []int{3, 3, 3}},
 			{variantFloor, []int{3, 3, 3}},
 			{variantWebhook, []int{3, 4, 4}},
-			{variantPolicy, []int{2, 2, 2}},
+			{variantNative, []int{2, 3, 3}},
 		} {
 			for i, v := range ms(d.ms...) {
 				if d.variant == variantWebhook && i == 0 {
@@ -161,8 +161,8 @@ func TestAPIResultsRatioOfAddedMedians(t *testing.T) {
 	if ratio.ByRound.Min != 2 || ratio.ByRound.Max != 2 {
 		t.Errorf("ratio by round = %+v, want 2..2", ratio.ByRound)
 	}
-	if ratio.WebhookMinusPolicy == nil || *ratio.WebhookMinusPolicy != 2000 {
-		t.Errorf("webhook minus policy = %v µs, want 2000", ratio.WebhookMinusPolicy)
+	if got := float64(ratio.NativeOverWebhook); math.Abs(got-0.5) > 1e-9 {
+		t.Errorf("native over webhook = %v, want (3-2)/(4-2) = 0.5", got)
 	}
 	for _, row := range res.Rows {
 		if row.Kind == kindDestinationRule && row.Operation == opCreate && row.Variant == variantNone && row.Added != nil {
