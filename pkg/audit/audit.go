@@ -23,6 +23,7 @@ import (
 
 	"github.com/failover-webhook/failover-webhook/pkg/drift"
 	"github.com/failover-webhook/failover-webhook/pkg/keys"
+	"github.com/failover-webhook/failover-webhook/pkg/mode"
 	"github.com/failover-webhook/failover-webhook/pkg/namespaces"
 	"github.com/failover-webhook/failover-webhook/pkg/policy"
 	"github.com/failover-webhook/failover-webhook/pkg/report"
@@ -107,7 +108,15 @@ func (a *auditor) run(ctx context.Context) error {
 		return err
 	}
 	a.evaluator = a.opts.Evaluator(labels, a.liveService(ctx))
-	return errors.Join(a.destinationRules(ctx), a.services(ctx))
+	if err := errors.Join(a.destinationRules(ctx), a.services(ctx), a.gatewayLabelsNotCopied(ctx)); err != nil {
+		return err
+	}
+	if a.snap == nil {
+		// Among several clusters, package drift checks the waypoints of
+		// every cluster against the others'.
+		return a.checkWaypoints(ctx)
+	}
+	return nil
 }
 
 // liveService reads the Service a DestinationRule with failover names, so
@@ -139,6 +148,8 @@ type auditor struct {
 	// snap, when set, receives every DestinationRule listed, for the
 	// comparison of several clusters.
 	snap *drift.Snapshot
+	// use records the waypoints the Services use (one cluster only).
+	use waypointUse
 }
 
 // write writes one finding of the cluster.
@@ -312,6 +323,13 @@ func (a *auditor) service(ctx context.Context, svc *corev1.Service) error {
 		return nil
 	}
 	a.summary.Services++
+	if a.snap == nil && out.Mode != mode.Off {
+		labels := svc.Labels
+		if out.Mutated != nil {
+			labels = out.Mutated.Labels
+		}
+		a.useWaypoint(client.ObjectKeyFromObject(svc), labels)
+	}
 	fixed := false
 	if out.Mutated != nil {
 		a.summary.Mutated++

@@ -10,15 +10,12 @@ import (
 	"google.golang.org/protobuf/proto"
 	networking "istio.io/api/networking/v1alpha3"
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/failover-webhook/failover-webhook/pkg/drift"
-	"github.com/failover-webhook/failover-webhook/pkg/namespaces"
 	"github.com/failover-webhook/failover-webhook/pkg/report"
 	"github.com/failover-webhook/failover-webhook/pkg/validate"
 )
@@ -142,46 +139,20 @@ func (a *auditor) inScope(namespace string) bool {
 
 var deploymentGVK = schema.GroupVersionKind{Group: "apps", Version: "v1", Kind: "Deployment"}
 
-// snapshotWaypoints reads the Service and the Deployment of each
-// waypoint. A waypoint outside the audited namespaces is read by name.
+// snapshotWaypoints reads the Service, the Deployment and the Gateway of
+// each waypoint. A waypoint outside the audited namespaces is read by
+// name.
 func (a *auditor) snapshotWaypoints(ctx context.Context, s *drift.Snapshot, waypoints []types.NamespacedName) error {
-	deploymentsReadable := true
+	readable := &readability{deployments: true, gateways: true}
 	for _, w := range waypoints {
-		var wp drift.Waypoint
+		var known *drift.Waypoint
 		if a.inScope(w.Namespace) {
-			wp.Service, wp.Found = s.Services[w]
-		} else {
-			svc := namespaces.NewMetadata()
-			svc.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Service"))
-			switch err := a.c.Get(ctx, w, svc); {
-			case err == nil:
-				wp.Found, wp.Service = true, drift.Relevant(svc.Labels)
-			case !apierrors.IsNotFound(err):
-				return fmt.Errorf("reading the Service of waypoint %s: %w", w, err)
-			}
+			known = &drift.Waypoint{}
+			known.Service, known.Found = s.Services[w]
 		}
-		if wp.Found && deploymentsReadable {
-			d := &unstructured.Unstructured{}
-			d.SetGroupVersionKind(deploymentGVK)
-			name := drift.DeploymentName(w, wp.Service)
-			switch err := a.c.Get(ctx, types.NamespacedName{Namespace: w.Namespace, Name: name}, d); {
-			case err == nil:
-				ready, _, _ := unstructured.NestedInt64(d.Object, "status", "readyReplicas")
-				desired, found, _ := unstructured.NestedInt64(d.Object, "spec", "replicas")
-				if !found {
-					desired = 1 // the API server's default
-				}
-				wp.Deployment = &drift.Readiness{Name: name, Found: true, Ready: int32(ready), Desired: int32(desired)}
-			case apierrors.IsNotFound(err):
-				wp.Deployment = &drift.Readiness{Name: name}
-			case apierrors.IsForbidden(err):
-				// Readiness is the one thing that needs more than list on
-				// the audited kinds; go on without it.
-				deploymentsReadable = false
-				fmt.Fprintf(a.stderr, "%s: cannot read waypoint Deployments (%v); their readiness is not checked\n", s.Cluster, err)
-			default:
-				return fmt.Errorf("reading the Deployment of waypoint %s: %w", w, err)
-			}
+		wp, err := a.readWaypoint(ctx, w, known, readable)
+		if err != nil {
+			return err
 		}
 		s.Waypoints[w] = wp
 	}

@@ -11,12 +11,14 @@ import (
 	"io"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"github.com/failover-webhook/failover-webhook/pkg/fieldpos"
+	"github.com/failover-webhook/failover-webhook/pkg/gateway"
 	"github.com/failover-webhook/failover-webhook/pkg/kinds"
 	"github.com/failover-webhook/failover-webhook/pkg/manifest"
 	"github.com/failover-webhook/failover-webhook/pkg/mutate"
@@ -285,6 +287,12 @@ func (r *run) object(doc manifest.Document, obj manifest.Object) error {
 		return nil
 	case obj.GVK == namespaceGVK:
 		return nil
+	case obj.GVK.GroupKind() == gateway.GVK.GroupKind():
+		// Waypoint Gateways are read for FW412 only; they are not
+		// admitted, so they count neither as judged nor as skipped.
+		gw := &unstructured.Unstructured{}
+		_, _, err := r.judge(doc, obj, gw, func() policy.Outcome { return r.evaluator.Gateway(gw) })
+		return err
 	}
 	r.skip(doc, obj.Item, "%s %s is not admitted by the webhook", obj.GVK.GroupVersion(), obj.GVK.Kind)
 	return nil

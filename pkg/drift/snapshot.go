@@ -15,6 +15,7 @@ import (
 	networking "istio.io/api/networking/v1alpha3"
 	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/failover-webhook/failover-webhook/pkg/gateway"
 	"github.com/failover-webhook/failover-webhook/pkg/keys"
 )
 
@@ -75,6 +76,9 @@ type Waypoint struct {
 	// Deployment is the readiness of the waypoint's Deployment; nil when
 	// it could not be read.
 	Deployment *Readiness
+	// Gateway is the waypoint's Gateway; nil when it was not found or
+	// could not be read (the cluster serves no Gateway API).
+	Gateway *gateway.Gateway
 }
 
 // Readiness is the state of a waypoint's Deployment.

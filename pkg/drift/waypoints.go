@@ -9,6 +9,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/failover-webhook/failover-webhook/pkg/gateway"
 	"github.com/failover-webhook/failover-webhook/pkg/keys"
 	"github.com/failover-webhook/failover-webhook/pkg/policy"
 	"github.com/failover-webhook/failover-webhook/pkg/rules"
@@ -21,7 +22,7 @@ import (
 func (c *comparison) waypoints(services []service) {
 	// users counts the Services using each waypoint and names the first
 	// few, in order; services comes sorted and each appears once.
-	users := map[types.NamespacedName]*serviceNames{}
+	users := map[types.NamespacedName]*ServiceNames{}
 	usedIn := map[types.NamespacedName]map[int]bool{}
 	for _, svc := range services {
 		for _, i := range svc.present {
@@ -34,9 +35,9 @@ func (c *comparison) waypoints(services []service) {
 				usedIn[w] = map[int]bool{}
 			}
 			if users[w] == nil {
-				users[w] = &serviceNames{}
+				users[w] = &ServiceNames{}
 			}
-			users[w].add(svc.key)
+			users[w].Add(svc.key)
 			usedIn[w][i] = true
 			for j := range c.snaps {
 				if !slices.Contains(svc.present, j) {
@@ -91,8 +92,9 @@ func (c *comparison) waypoints(services []service) {
 				w.Name, usedBy, c.describe(found, func(i int) string { return labelValue(c.snaps[i].Waypoints[w].Service, keys.Global) }))
 			var fixes []string
 			for _, i := range notGlobal {
-				gw := DeploymentName(w, c.snaps[i].Waypoints[w].Service)
-				fixes = append(fixes, c.command(i, "kubectl", fmt.Sprintf("label gateways.gateway.networking.k8s.io %s -n %s %s=%s --overwrite", gw, w.Namespace, keys.Global, keys.GlobalValue)))
+				wp := c.snaps[i].Waypoints[w]
+				gw := types.NamespacedName{Namespace: w.Namespace, Name: DeploymentName(w, wp.Service)}
+				fixes = append(fixes, gateway.LabelCommand(c.snaps[i].Kubectl, gw, wp.Gateway, keys.Global, keys.GlobalValue))
 			}
 			f.Fix = strings.Join(fixes, "; ")
 			c.add(rules.WaypointServiceNotGlobal, f, found)
@@ -130,16 +132,16 @@ func (c *comparison) waypoints(services []service) {
 // still gets a short message.
 const maxNamedUsers = 3
 
-// serviceNames names the first Services added and counts all of them.
-type serviceNames struct {
+// ServiceNames names the first Services added and counts all of them.
+type ServiceNames struct {
 	names []string
 	last  types.NamespacedName
 	count int
 }
 
-// add adds svc unless it was the last one added (a Service present in
+// Add adds svc unless it was the last one added (a Service present in
 // several clusters uses the waypoint in each).
-func (n *serviceNames) add(svc types.NamespacedName) {
+func (n *ServiceNames) Add(svc types.NamespacedName) {
 	if n.count > 0 && n.last == svc {
 		return
 	}
@@ -150,7 +152,7 @@ func (n *serviceNames) add(svc types.NamespacedName) {
 	}
 }
 
-func (n *serviceNames) String() string {
+func (n *ServiceNames) String() string {
 	s := strings.Join(n.names, ", ")
 	if more := n.count - len(n.names); more > 0 {
 		s += fmt.Sprintf(" and %d other Services", more)

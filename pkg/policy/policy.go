@@ -11,9 +11,12 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/failover-webhook/failover-webhook/pkg/gateway"
 	"github.com/failover-webhook/failover-webhook/pkg/keys"
 	"github.com/failover-webhook/failover-webhook/pkg/mode"
 	"github.com/failover-webhook/failover-webhook/pkg/mutate"
@@ -91,6 +94,7 @@ const (
 const (
 	NamespaceKind  = "Namespace"
 	DeploymentKind = "Deployment"
+	GatewayKind    = "Gateway"
 )
 
 // Namespaces gives the labels the webhook would read for each namespace.
@@ -287,4 +291,33 @@ func MarkFixed(f Finding) Finding {
 	f.Message = strings.TrimPrefix(f.Message, "would ")
 	f.Fixed = true
 	return f
+}
+
+// Gateway judges gw, a Gateway API Gateway as unstructured content whose
+// namespace must be set: a waypoint Gateway labeled for failover whose
+// label never reaches its Service, because the Gateway sets
+// spec.infrastructure.labels without it, is a warning (FW412). Other
+// Gateways have no findings.
+func (e Evaluator) Gateway(u *unstructured.Unstructured) Outcome {
+	if e.Namespaces.IsExcluded(u.GetNamespace()) {
+		return Outcome{Excluded: true}
+	}
+	gw := gateway.Of(u)
+	if gw.Class != gateway.WaypointClass {
+		return Outcome{}
+	}
+	var out Outcome
+	reaching := gw.LabelsReachingService()
+	key := types.NamespacedName{Namespace: u.GetNamespace(), Name: u.GetName()}
+	for _, k := range []string{keys.Trigger, keys.Global} {
+		v, labeled := gw.Labels[k]
+		if !labeled || reaching[k] == v {
+			continue
+		}
+		f := newFinding(GatewayKind, u, rules.GatewayLabelNotCopied, field.NewPath("metadata", "labels").Key(k).String(), Warning,
+			fmt.Sprintf("%s=%s on the Gateway never reaches its waypoint's Service: the Gateway sets spec.infrastructure.labels, so Istio copies those onto the Service instead of the Gateway's own labels", k, v))
+		f.Fix = gateway.LabelCommand("", key, gw, k, v)
+		out.Findings = append(out.Findings, f)
+	}
+	return out
 }

@@ -3,9 +3,13 @@ package rules
 const (
 	deniedInEnforce = "denied at admission in mode `enforce`; an admission warning in `warn`; an audit annotation in `audit`; " +
 		"an error line in `webhook check` and `webhook audit` (exit 1) when the namespace is in `enforce`"
-	warningOnly  = "an admission warning (never a denial); a warning line in `webhook check` and `webhook audit`"
-	mutationOnly = "a `mutation` line in `webhook check` and `webhook audit`; at admission, the patch itself"
-	auditOnly    = "by `webhook audit` only (one cluster or several); a difference between clusters exits 1"
+	warningOnly   = "an admission warning (never a denial); a warning line in `webhook check` and `webhook audit`"
+	mutationOnly  = "a `mutation` line in `webhook check` and `webhook audit`; at admission, the patch itself"
+	auditOnly     = "by `webhook audit` only (one cluster or several); a difference between clusters exits 1"
+	waypointCheck = "by `webhook audit`: for one cluster, a warning about the waypoint of opted-in Services; " +
+		"across clusters, a difference (exit 1)"
+	clusterWarning = "a warning by `webhook audit` (one cluster) when it reads the cluster's Services and waypoints"
+	gatewayWarning = "a warning by `webhook audit` and by `webhook check` for the Gateways in its input"
 )
 
 // Catalogue lists every rule, in ID order.
@@ -190,21 +194,21 @@ var Catalogue = []Rule{
 	{
 		ID:       WaypointMissing,
 		Title:    "the waypoint a Service uses does not exist",
-		Reported: auditOnly,
+		Reported: waypointCheck,
 		Why:      "Without the waypoint, the Service's traffic bypasses the DestinationRule's failover policy.",
 		Fix:      "`istioctl waypoint apply -n NS --name NAME --for service`.",
 	},
 	{
 		ID:       WaypointServiceNotGlobal,
 		Title:    "a waypoint's Service is not global",
-		Reported: auditOnly,
+		Reported: waypointCheck,
 		Why:      "A waypoint's Service must be global too, or Istio does not share it across clusters.",
 		Fix:      "label the waypoint's Gateway (`gateways.gateway.networking.k8s.io`) `failover=cluster` or `istio.io/global=true`; when the Gateway sets `spec.infrastructure.labels`, add the label there (FW412).",
 	},
 	{
 		ID:       WaypointNotReady,
 		Title:    "a waypoint has no ready replica",
-		Reported: auditOnly,
+		Reported: waypointCheck,
 		Why:      "Traffic through the waypoint fails in that cluster until it runs a ready replica.",
 		Fix:      "look at the waypoint's Deployment and pods.",
 	},
@@ -246,16 +250,20 @@ var Catalogue = []Rule{
 	{
 		ID:       GatewayLabelNotCopied,
 		Title:    "a waypoint Gateway's label never reaches its Service",
-		Reported: auditOnly,
-		Why:      "When a Gateway sets `spec.infrastructure.labels` (even `{}`), Istio copies those instead of the Gateway's own labels onto the generated Service (pilot/pkg/config/kube/gateway/deploymentcontroller.go), so `kubectl label gateway` does nothing there.",
+		Reported: gatewayWarning,
+		Why:      "When a Gateway sets `spec.infrastructure.labels` (even `{}`), Istio copies those instead of the Gateway's own labels onto the generated Service (extractInfrastructureMetadata in pilot/pkg/config/kube/gatewaycommon/deploymentcontroller.go), so `kubectl label gateway` does nothing there.",
 		Fix:      "add the label under `spec.infrastructure.labels` of the Gateway.",
 	},
 	{
 		ID:       GlobalThroughWaypoint,
-		Title:    "a Service becomes global through its global waypoint",
-		Reported: auditOnly,
-		Why:      "Istio's ambient multicluster treats Services using a global waypoint as global, even without the label.",
-		Fix:      "opt the Service in with `failover=cluster`, or move it off the global waypoint.",
+		Title:    "a Service that is not global uses a global waypoint",
+		Reported: clusterWarning,
+		Why: "Istio decides a Service's scope from its own and its namespace's labels only (matchServiceScope in " +
+			"pilot/pkg/serviceregistry/ambient/services.go, against meshConfig's serviceScopeConfigs), never from its waypoint: " +
+			"the reverse holds, a waypoint serving global Services is exposed through the east-west gateway " +
+			"(AllLocalNetworkGlobalServices in ambientindex.go). So a Service behind a global waypoint stays in its cluster: " +
+			"its endpoints elsewhere are not shared, and its traffic never fails over to them.",
+		Fix: "opt the Service in with `failover=cluster` if it should fail over across clusters; if it should stay in its cluster, nothing.",
 	},
 	{
 		ID:       SameClusterTwice,

@@ -17,6 +17,7 @@ import (
 	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
@@ -26,6 +27,7 @@ import (
 	"github.com/failover-webhook/failover-webhook/pkg/policy"
 	"github.com/failover-webhook/failover-webhook/pkg/report"
 	"github.com/failover-webhook/failover-webhook/test/controlplane"
+	"github.com/failover-webhook/failover-webhook/test/seed"
 )
 
 // The contract of docs/design.md §2, spelled out rather than taken from
@@ -58,8 +60,26 @@ func seedAudit(ctx context.Context, c *controlplane.Cluster) error {
 		return err
 	}
 	for _, prefix := range auditPrefixes {
-		if err := create(ctx, c, inNamespaces(objs, prefix+"-")); err != nil {
+		copies := inNamespaces(objs, prefix+"-")
+		if err := create(ctx, c, copies); err != nil {
 			return err
+		}
+		if err := reportDeploymentsReady(ctx, c, copies); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// reportDeploymentsReady sets the status of the created Deployments of
+// objs to ready, as the Deployment controller the control plane lacks
+// would.
+func reportDeploymentsReady(ctx context.Context, c *controlplane.Cluster, objs []*unstructured.Unstructured) error {
+	for _, obj := range objs {
+		if obj.GetKind() == "Deployment" {
+			if err := seed.ReportReady(ctx, c.Client, obj); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
@@ -98,6 +118,8 @@ func TestAuditReportsWhatPredatesTheWebhook(t *testing.T) {
 		"DestinationRule report-warn/no-outlier: FW101 spec.trafficPolicy.loadBalancer.localityLbSetting.failoverPriority: warning: locality failover needs outlierDetection",
 		"Service report-warn/svc: " + wouldSetLabels,
 		"Service report-warn/svc: " + wouldSetRecord,
+		`Service report-warn/waypoint: FW404 metadata.name: warning: the waypoint "waypoint" used by report-warn/svc does not exist`,
+		"    fix: istioctl waypoint apply -n report-warn --name waypoint --for service && kubectl label gateways.gateway.networking.k8s.io waypoint -n report-warn istio.io/global=true --overwrite",
 	}
 	for i := range openedServices {
 		want = append(want,
@@ -111,14 +133,14 @@ func TestAuditReportsWhatPredatesTheWebhook(t *testing.T) {
 		}
 	}
 	if len(lines) != len(want) {
-		t.Errorf("%d lines, want %d (nothing about the good rule, the labeled or plain Services, or the off namespace):\n%s", len(lines), len(want), stdout)
+		t.Errorf("%d lines, want %d (nothing about the good rule, the labeled or plain Services, the ready global waypoint, or the off namespace):\n%s", len(lines), len(want), stdout)
 	}
-	for _, unwanted := range []string{"report-off", "report-enforce/guide", "report-enforce/labeled", "report-enforce/plain", "fix:"} {
+	for _, unwanted := range []string{"report-off", "report-enforce/guide", "report-enforce/labeled", "report-enforce/plain", "report-enforce/waypoint", "fix: kubectl patch"} {
 		if strings.Contains(stdout, unwanted) {
 			t.Errorf("the report mentions %q:\n%s", unwanted, stdout)
 		}
 	}
-	wantSummary := "8 Services, 5 DestinationRules: 2 would be denied, 1 warning, 0 audit findings, 6 Services would be mutated; not judged: report-off (mode off, 2 objects)\n"
+	wantSummary := "9 Services, 5 DestinationRules: 2 would be denied, 2 warnings, 0 audit findings, 6 Services would be mutated; not judged: report-off (mode off, 2 objects)\n"
 	if !strings.Contains(stderr, wantSummary) {
 		t.Errorf("stderr %q, want the summary %q", stderr, wantSummary)
 	}
@@ -140,7 +162,7 @@ func TestAuditJSON(t *testing.T) {
 	if err := json.Unmarshal([]byte(stdout), &doc); err != nil {
 		t.Fatalf("stdout is not one JSON document: %v\n%s", err, stdout)
 	}
-	want := report.Summary{Services: 8, DestinationRules: 5, Denied: 2, Warnings: 1, Mutated: 6,
+	want := report.Summary{Services: 9, DestinationRules: 5, Denied: 2, Warnings: 2, Mutated: 6,
 		NotJudged: []report.NotJudged{{Namespace: "report-off", Reason: report.ModeOff, Objects: 2}}}
 	if !reflect.DeepEqual(doc.Summary, want) {
 		t.Errorf("summary %+v, want %+v", doc.Summary, want)
@@ -152,8 +174,8 @@ func TestAuditJSON(t *testing.T) {
 			}
 		}
 	}
-	if len(doc.Findings) != 15 {
-		t.Errorf("%d findings, want 15:\n%s", len(doc.Findings), stdout)
+	if len(doc.Findings) != 16 {
+		t.Errorf("%d findings, want 16:\n%s", len(doc.Findings), stdout)
 	}
 }
 
@@ -331,7 +353,7 @@ func TestAuditUsageErrors(t *testing.T) {
 	}{
 		"--dry-run without --fix":  {[]string{"--dry-run"}, "--dry-run only applies to --fix"},
 		"a zero chunk size":        {[]string{"--chunk-size", "0"}, "invalid --chunk-size 0"},
-		"an unknown output format": {[]string{"-o", "yaml"}, `unknown output format "yaml"`},
+		"an unknown output format": {[]string{"-o", "xml"}, `unknown output format "xml"`},
 		"a bad namespace mode":     {[]string{"--namespace-mode", "prod=strict"}, `invalid --namespace-mode "prod=strict"`},
 		"a missing kubeconfig":     {[]string{"--kubeconfig", "/nonexistent/kubeconfig"}, "/nonexistent/kubeconfig"},
 		"an unknown context":       {[]string{"--kubeconfig", cluster.KubeconfigPath, "--context", "nowhere"}, `"nowhere"`},

@@ -26,6 +26,7 @@ var cluster *controlplane.Cluster
 var seeds = []func(context.Context, *controlplane.Cluster) error{
 	seedAudit,
 	seedAgreement,
+	seedWaypoints,
 }
 
 func TestMain(m *testing.M) {
@@ -40,7 +41,7 @@ func run(m *testing.M) int {
 	ctrllog.SetLogger(zap.New(zap.WriteTo(os.Stderr)))
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	c, err := controlplane.Start(ctx, controlplane.Options{Name: "audit", NoWebhook: true, AuditLog: true})
+	c, err := controlplane.Start(ctx, controlplane.Options{Name: "audit", NoWebhook: true, AuditLog: true, GatewayAPI: true})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1

@@ -51,6 +51,9 @@ type Options struct {
 	// requests, at Metadata level (annotations included), to
 	// Cluster.AuditLogPath.
 	AuditLog bool
+	// GatewayAPI installs the Gateway API's Gateway and GatewayClass CRDs,
+	// which waypoints are made of.
+	GatewayAPI bool
 }
 
 // Cluster is a running control plane.
@@ -113,7 +116,13 @@ func Start(ctx context.Context, opts Options) (_ *Cluster, err error) {
 	if err != nil {
 		return nil, err
 	}
-	env, err := NewEnvironment(root, scheme)
+	var crds []string
+	if opts.GatewayAPI {
+		if crds, err = GatewayAPICRDPaths(root); err != nil {
+			return nil, err
+		}
+	}
+	env, err := NewEnvironment(root, scheme, crds...)
 	if err != nil {
 		return nil, err
 	}

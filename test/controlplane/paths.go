@@ -36,6 +36,12 @@ const (
 	certManagerCRDDir = "deploy/crds"
 )
 
+// gatewayAPIModule ships the Gateway API's CRDs in gatewayAPICRDDir.
+const (
+	gatewayAPIModule = "sigs.k8s.io/gateway-api"
+	gatewayAPICRDDir = "config/crd/standard"
+)
+
 // RepoRoot returns the folder holding this module's go.mod, the nearest one
 // at or above the working directory.
 func RepoRoot() (string, error) {
@@ -115,6 +121,25 @@ func CertManagerCRDPaths(root string) ([]string, error) {
 	certificates := filepath.Join(crds, "cert-manager.io_certificates.yaml")
 	if !slices.Contains(paths, certificates) {
 		return nil, fmt.Errorf("%s is not among the CRDs found in %s: %v", filepath.Base(certificates), crds, paths)
+	}
+	return paths, nil
+}
+
+// GatewayAPICRDPaths returns the Gateway and GatewayClass CRD files of
+// the Gateway API version go.mod requires, read in place from the module
+// cache.
+func GatewayAPICRDPaths(root string) ([]string, error) {
+	dir, err := moduleDir(root, gatewayAPIModule)
+	if err != nil {
+		return nil, err
+	}
+	var paths []string
+	for _, kind := range []string{"gateways", "gatewayclasses"} {
+		path := filepath.Join(dir, filepath.FromSlash(gatewayAPICRDDir), "gateway.networking.k8s.io_"+kind+".yaml")
+		if _, err := os.Stat(path); err != nil {
+			return nil, fmt.Errorf("the Gateway API CRDs are not where %s keeps them: %w", gatewayAPIModule, err)
+		}
+		paths = append(paths, path)
 	}
 	return paths, nil
 }

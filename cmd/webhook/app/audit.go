@@ -34,6 +34,17 @@ labeled ` + keys.Trigger + `=` + keys.TriggerValue + `, each in its namespace's 
 webhook was installed, or while its namespace was off: DestinationRules that
 violate the rule, and Services missing the labels the webhook adds.
 
+It also checks what the webhook cannot see at admission, as warnings:
+  - the waypoint each opted-in Service will use exists, is global and has a
+    ready replica (FW404-FW406);
+  - a waypoint Gateway labeled failover=cluster or istio.io/global=true that
+    sets spec.infrastructure.labels without that label: Istio then copies
+    those labels, not the Gateway's own, onto the waypoint's Service, so
+    'kubectl label gateways.gateway.networking.k8s.io' does nothing (FW412;
+    the fix is a kubectl patch of spec.infrastructure.labels);
+  - a Service that is not global behind a global waypoint: Istio never makes
+    a Service global through its waypoint (FW413).
+
 Output and exit status are those of 'webhook check', without FILE:LINE:COL:
 
   KIND NAMESPACE/NAME: field.path: message
@@ -48,7 +59,10 @@ Lists are read --chunk-size objects at a time, so clusters of any size
 audit in bounded memory. The API server is the one --kubeconfig (or
 $KUBECONFIG, then ~/.kube/config, then the in-cluster service account)
 and --context name. The user needs list on namespaces, services and
-destinationrules.networking.istio.io, and, for --fix, patch on services.
+destinationrules.networking.istio.io, get on services and deployments (the
+waypoints; their readiness is skipped with a note without it), list and get on
+gateways.gateway.networking.k8s.io (skipped when the Gateway API is not
+served), and, for --fix, patch on services.
 
 Several clusters at once: give --context more than once (contexts of one
 kubeconfig), or --kubeconfig more than once (each file's current context,

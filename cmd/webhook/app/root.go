@@ -84,7 +84,18 @@ Services labeled failover=cluster get istio.io/global=true and
 istio.io/use-waypoint (mutating webhook), and DestinationRules that set
 locality failover without outlier detection are rejected with the exact field
 and the fix (validating webhook). Each namespace chooses a mode with the
-label failover-webhook.io/enforcement: enforce (default), warn, audit or off.`,
+label failover-webhook.io/enforcement: enforce (default), warn, audit or off.
+
+Label the waypoint's Gateway too (Istio copies its labels onto the
+waypoint's Service), naming the kind in full:
+
+  kubectl label gateways.gateway.networking.k8s.io waypoint -n NS failover=cluster
+
+unless the Gateway sets spec.infrastructure.labels (even {}): Istio then
+copies only those, so add the label there:
+
+  kubectl patch gateways.gateway.networking.k8s.io waypoint -n NS --type=merge \
+    -p '{"spec":{"infrastructure":{"labels":{"failover":"cluster"}}}}'`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Args: func(cmd *cobra.Command, args []string) error {
