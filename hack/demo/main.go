@@ -1,8 +1,9 @@
 // Command demo plays Istio's guide "Configure failover behavior in
 // multicluster ambient installation" with kubectl on two local control
-// planes, cluster1 and cluster2, each running failover-webhook, and prints
-// what each step applied and what the webhook did. It is also a check: it
-// exits 1 when the webhook does not do what the guide needs. The clusters
+// planes, cluster1 running failover-webhook and cluster2 the native
+// policies of manifests/native instead, and prints what each step applied
+// and what the admission policy did. It is also a check: it exits 1 when
+// either does not do what the guide needs. The clusters
 // are stopped on exit, Ctrl-C included; with -keep they stay up, with the
 // commands to try, until Ctrl-C. `make demo` (KEEP=1) builds and runs it.
 package main
@@ -46,8 +47,9 @@ func run(out io.Writer) (err error) {
 	flags.Usage = func() {
 		fmt.Fprintf(flags.Output(), `Usage: %s [flags]
 
-Plays Istio's multicluster ambient failover guide on two local control planes
-running failover-webhook. KUBEBUILDER_ASSETS names the folder holding
+Plays Istio's multicluster ambient failover guide on two local control planes:
+cluster1 runs failover-webhook, cluster2 the native admission policies of
+manifests/native instead. KUBEBUILDER_ASSETS names the folder holding
 kube-apiserver, etcd and kubectl (default: bin/k8s of the repository).
 
 Flags (the webhooks' logging):
@@ -79,14 +81,15 @@ Flags (the webhooks' logging):
 	}()
 
 	fmt.Fprintf(out, `Istio's guide "Configure failover behavior in multicluster ambient installation", played with
-kubectl on two local control planes, %s, each running failover-webhook.
+kubectl on two local control planes: %s runs failover-webhook, %s runs the native policies
+instead (manifests/native: a MutatingAdmissionPolicy and ValidatingAdmissionPolicies, no webhook).
 "cluster1$ kubectl ..." runs kubectl with cluster1's kubeconfig; below it are kubectl's output and
-what the webhook did.
+what the admission policy did.
 
-`, names)
+`, seed.ClusterNames[0], seed.ClusterNames[1])
 
 	started := time.Now()
-	clusters, err := seed.StartClusters(ctx, seed.ClusterNames...)
+	clusters, err := seed.StartWebhookAndNative(ctx, seed.ClusterNames[0], seed.ClusterNames[1])
 	if err != nil {
 		return err
 	}
@@ -96,8 +99,8 @@ what the webhook did.
 		}
 	}()
 	startup := time.Since(started)
-	fmt.Fprintf(out, "Started %s (kube-apiserver, etcd and failover-webhook each) in %s.\n",
-		names, startup.Round(100*time.Millisecond))
+	fmt.Fprintf(out, "Started %s (kube-apiserver and etcd each; failover-webhook in %s, the native policies in %s) in %s.\n",
+		names, seed.ClusterNames[0], seed.ClusterNames[1], startup.Round(100*time.Millisecond))
 
 	cacheDir, err := os.MkdirTemp("", "failover-webhook-demo-kubectl-")
 	if err != nil {
@@ -111,8 +114,8 @@ what the webhook did.
 		printStep(out, i+1, len(steps), step)
 		replaced += len(step.Replaces)
 		var first *seed.Result
-		for _, c := range clusters {
-			r := step.Run(ctx, seed.Kubectl{Cluster: c, CacheDir: cacheDir})
+		for i, c := range clusters {
+			r := step.Run(ctx, seed.Kubectl{Cluster: c, CacheDir: cacheDir, Native: i == 1})
 			printResult(out, step, r, first)
 			failed += len(r.Problems)
 			if first == nil {
@@ -135,7 +138,7 @@ what the webhook did.
 	if failed > 0 {
 		return fmt.Errorf("%d expectations not met; see the FAIL lines above", failed)
 	}
-	fmt.Fprintf(out, "OK: in %s the webhook did the guide's %d manual kubectl label commands and denied the DestinationRule without outlierDetection, and `webhook audit` found the step missed in one cluster (%d steps, %s in all, %s of it starting the clusters).\n",
+	fmt.Fprintf(out, "OK: in %s the webhook (cluster1) and the native policies (cluster2) did the guide's %d manual kubectl label commands and denied the DestinationRule without outlierDetection, and `webhook audit` found the step missed in one cluster (%d steps, %s in all, %s of it starting the clusters).\n",
 		names, replaced, len(steps),
 		time.Since(started).Round(100*time.Millisecond), startup.Round(100*time.Millisecond))
 	if *keep {
@@ -202,7 +205,7 @@ func printStep(out io.Writer, n, total int, step seed.Step) {
 func printResult(out io.Writer, step seed.Step, r seed.Result, first *seed.Result) {
 	fmt.Fprintf(out, "%s$ %s\n", r.Cluster, step.Command())
 	if first != nil && slices.Equal(r.Output, first.Output) && slices.Equal(r.Report, first.Report) {
-		fmt.Fprintf(out, "  (the same output, and the webhook did the same, as in %s)\n", first.Cluster)
+		fmt.Fprintf(out, "  (the same output, and the admission policy did the same, as in %s)\n", first.Cluster)
 	} else {
 		for _, line := range append(slices.Clip(r.Output), r.Report...) {
 			fmt.Fprintln(out, "  "+line)

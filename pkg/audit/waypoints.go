@@ -231,7 +231,11 @@ func (a *auditor) readWaypoint(ctx context.Context, w types.NamespacedName, serv
 		case err == nil:
 			wp.Gateway = gateway.Of(gw)
 		case apierrors.IsNotFound(err):
-		case meta.IsNoMatchError(err), apierrors.IsForbidden(err):
+		case meta.IsNoMatchError(err):
+			// No Gateway API: the waypoint's Gateway cannot set
+			// spec.infrastructure.labels, and the commands are right.
+			readable.gateways = false
+		case apierrors.IsForbidden(err):
 			readable.gateways = false
 			fmt.Fprintf(a.stderr, "%scannot read waypoint Gateways (%v); the fix commands label them as if they set no spec.infrastructure.labels\n", a.prefix(), err)
 		default:

@@ -31,6 +31,9 @@ const (
 	useWaypoint       = "istio.io/use-waypoint"
 	managedLabels     = "failover-webhook.io/managed-labels"
 	validatingWebhook = "vdestinationrule.failover-webhook.io"
+	// nativeValidatingPolicy is manifests/native's counterpart of
+	// validatingWebhook.
+	nativeValidatingPolicy = "failover-webhook-destinationrule"
 )
 
 // HelloworldService is the Service of Istio's samples/helloworld, which the

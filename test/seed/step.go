@@ -96,6 +96,10 @@ type Result struct {
 // kubectl that matches the cluster's API server.
 type Kubectl struct {
 	Cluster *controlplane.Cluster
+	// Native says the cluster runs the native policies of
+	// manifests/native instead of the webhook: their denials name the
+	// ValidatingAdmissionPolicy, and carry the field in the message only.
+	Native bool
 	// CacheDir holds kubectl's discovery cache, which would otherwise go
 	// under $HOME.
 	CacheDir string
@@ -191,10 +195,18 @@ func (s Step) checkDenial(ctx context.Context, k Kubectl, out kubectlOutput) (re
 	}
 	status := apiStatus.Status()
 	report = append(report, "the API server's message (the same request, as a server-side dry run):", "  "+status.Message)
-	for _, phrase := range append([]string{`admission webhook "` + d.webhook + `" denied the request`, d.field}, d.fix...) {
+	denier := `admission webhook "` + d.webhook + `" denied the request`
+	if k.Native {
+		denier = `ValidatingAdmissionPolicy '` + nativeValidatingPolicy + `'`
+	}
+	for _, phrase := range append([]string{denier, d.field}, d.fix...) {
 		if !strings.Contains(status.Message, phrase) {
 			problem("the API server's message does not contain %q: %s", phrase, status.Message)
 		}
+	}
+	if k.Native {
+		// A ValidatingAdmissionPolicy's denial has no causes.
+		return report, problems
 	}
 	if status.Details == nil || !slices.ContainsFunc(status.Details.Causes, func(c metav1.StatusCause) bool { return c.Field == d.field }) {
 		problem("the API server's status has no cause with field %s: %+v", d.field, status.Details)
