@@ -23,6 +23,10 @@ type Index struct {
 	// rules are every rule in Istio's order, with their resolved hosts.
 	rules    []Rule
 	resolved []string
+	// byHost and wildcards find the rules whose host may match one:
+	// indexes into rules, by resolved host, and those of wildcard hosts.
+	byHost    map[string][]int
+	wildcards []int
 	// namespaceLocal, exported and rootLocal are Istio's
 	// destinationRuleIndex: the rules a proxy of a namespace reads first,
 	// the rules each namespace exports, and the root namespace's private
@@ -59,6 +63,7 @@ func (m Mesh) Index(rules []Rule) *Index {
 	x := &Index{
 		mesh:           m,
 		rules:          sorted(rules),
+		byHost:         map[string][]int{},
 		namespaceLocal: map[string]*table{},
 		exported:       map[string]*table{},
 		rootLocal:      newTable(),
@@ -69,6 +74,10 @@ func (m Mesh) Index(rules []Rule) *Index {
 		ns := r.Namespace
 		host := m.Resolve(r.Spec.GetHost(), ns)
 		x.resolved[i] = host
+		x.byHost[host] = append(x.byHost[host], i)
+		if isWildcard(host) {
+			x.wildcards = append(x.wildcards, i)
+		}
 		// Rules with a workloadSelector are never exported.
 		exportTo := map[string]struct{}{private: {}}
 		if r.Spec.GetWorkloadSelector() == nil {
@@ -199,15 +208,14 @@ func newEntry(r Rule, host string, exportTo map[string]struct{}) *entry {
 			ExportTo:         s.GetExportTo(),
 			WorkloadSelector: s.GetWorkloadSelector(),
 		},
-		from:       []Rule{r},
-		subsetFrom: map[string]Rule{},
+		from: []Rule{r},
 	}
 	if s.GetTrafficPolicy() != nil {
 		e.policyFrom = r
 	}
 	for _, sub := range s.GetSubsets() {
 		if _, seen := e.subsetFrom[sub.GetName()]; !seen {
-			e.subsetFrom[sub.GetName()] = r
+			e.setSubsetFrom(sub.GetName(), r)
 		}
 	}
 	return e
@@ -226,7 +234,7 @@ func (e *entry) add(r Rule) {
 			continue
 		}
 		e.spec.Subsets = append(e.spec.Subsets, sub)
-		e.subsetFrom[sub.GetName()] = r
+		e.setSubsetFrom(sub.GetName(), r)
 	}
 	switch {
 	case r.Spec.GetTrafficPolicy() == nil:
@@ -239,6 +247,15 @@ func (e *entry) add(r Rule) {
 			Reason: "the top-level trafficPolicy of the first rule in Istio's order (workloadSelector first, then creation time, then name) wins (mergeDestinationRule)",
 		})
 	}
+}
+
+// setSubsetFrom records the rule a subset name comes from; the map is made
+// on first use, as most rules have no subsets.
+func (e *entry) setSubsetFrom(name string, r Rule) {
+	if e.subsetFrom == nil {
+		e.subsetFrom = map[string]Rule{}
+	}
+	e.subsetFrom[name] = r
 }
 
 func has(set map[string]struct{}, v string) bool {

@@ -2,6 +2,7 @@ package consolidate
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -22,8 +23,9 @@ func (x *Index) ForWaypoint(proxyNamespace, serviceNamespace, host string) Resul
 		res = Result{Spec: chosen.spec, From: chosen.from, PolicyFrom: chosen.policyFrom}
 		res.Ignored = append(res.Ignored, chosen.dropped...)
 	}
-	for i, r := range x.rules {
-		if !hostMatches(host, x.resolved[i]) || (chosen != nil && contains(chosen.from, r)) {
+	for _, i := range x.candidates(host) {
+		r := x.rules[i]
+		if chosen != nil && contains(chosen.from, r) {
 			continue
 		}
 		ig := Ignored{Rule: r, Part: WholeRule, Reason: x.whyNotRead(r, x.resolved[i], proxyNamespace, serviceNamespace, f, chosen)}
@@ -122,6 +124,19 @@ func moreSpecific(a, b string) bool {
 		return a < b
 	}
 	return len(a) > len(b)
+}
+
+// candidates returns the indexes of the rules whose host matches host,
+// in Istio's order.
+func (x *Index) candidates(host string) []int {
+	out := slices.Clone(x.byHost[host])
+	for _, i := range x.wildcards {
+		if x.resolved[i] != host && hostMatches(host, x.resolved[i]) {
+			out = append(out, i)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // hostMatches reports whether a rule for host ruleHost could apply to
