@@ -251,12 +251,13 @@ func (a *auditor) destinationRules(ctx context.Context) error {
 }
 
 func (a *auditor) destinationRule(dr client.Object) error {
+	// A copy of the spec, so that the page can be freed.
+	spec := proto.Clone(validate.Spec(dr)).(*networking.DestinationRule)
 	if a.snap != nil {
-		a.keepDestinationRule(dr)
+		a.keepDestinationRule(dr, spec)
 	}
 	a.rules = append(a.rules, consolidate.Rule{
-		Namespace: dr.GetNamespace(), Name: dr.GetName(), Created: dr.GetCreationTimestamp().Time,
-		Spec: proto.Clone(validate.Spec(dr)).(*networking.DestinationRule),
+		Namespace: dr.GetNamespace(), Name: dr.GetName(), Created: dr.GetCreationTimestamp().Time, Spec: spec,
 	})
 	out := a.evaluator.DestinationRule(dr)
 	a.summary.CountNotJudged(dr.GetNamespace(), out)
