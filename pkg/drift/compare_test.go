@@ -261,7 +261,7 @@ func TestCompare(t *testing.T) {
 			change: func(_ *testing.T, s []*Snapshot) { s[1].DestinationRules = nil },
 			want: []want{{
 				object: "DestinationRule sample/helloworld: spec.host", clusters: "cluster1,cluster2",
-				message: []string{"for host helloworld.sample.svc.cluster.local, the waypoint applies the DestinationRule sample/helloworld in cluster1 but none in cluster2"},
+				message: []string{"the DestinationRule sample/helloworld for host helloworld.sample.svc.cluster.local exists in cluster1 but not in cluster2"},
 			}},
 		},
 		"a DestinationRule named by short host in one cluster and in full in the other is the same": {

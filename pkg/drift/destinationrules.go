@@ -141,8 +141,12 @@ func (c *comparison) mergedHost(host string, svc types.NamespacedName) {
 		if differs(present, applied) || len(results[present[0]].From) > 1 {
 			what = "DestinationRules (" + c.describe(present, applied) + ")"
 		}
-		f.Message = fmt.Sprintf("for host %s, the waypoint applies %s in %s but none in %s%s: the waypoints there apply Istio's default failover and outlier detection to the host; apply the same DestinationRules in every cluster",
-			host, what, c.list(present), c.list(missing), there)
+		if there == "" {
+			f.Message = fmt.Sprintf("%s for host %s exists in %s but not in %s", what, host, c.list(present), c.list(missing))
+		} else {
+			f.Message = fmt.Sprintf("for host %s, the waypoint applies %s in %s but none in %s%s", host, what, c.list(present), c.list(missing), there)
+		}
+		f.Message += ": the waypoints there apply Istio's default failover and outlier detection to the host; apply the same DestinationRules in every cluster"
 		c.add(rules.RuleMissingInCluster, f, allIndexes(len(c.snaps)))
 	}
 	if len(present) < 2 {
