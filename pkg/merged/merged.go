@@ -42,9 +42,11 @@ type Input struct {
 // Judge returns the findings about the hosts that some DestinationRule
 // declaring a failover policy names:
 //
-//   - FW101, an error, for a failover setting that lacks outlier detection
-//     in the merged rule but not in its own rule, on the rule that
-//     declares it, naming the rule whose policy it meets in the merge;
+//   - FW101 for a failover setting that lacks outlier detection in the
+//     merged rule but not in its own rule, on the rule that declares it,
+//     naming the rule whose policy it meets in the merge: an error in mode
+//     enforce, a warning in warn, an audit finding in audit, as the rule's
+//     own violations;
 //   - FW112, a warning, for a rule whose top-level trafficPolicy, subset
 //     or whole self a waypoint does not apply, naming the rule that does.
 //
@@ -144,17 +146,31 @@ type judgment struct {
 	seen map[string]bool
 }
 
-func (j *judgment) judged(namespace string) bool {
+// modeOf returns the mode of namespace; "" when it is excluded.
+func (j *judgment) modeOf(namespace string) mode.Mode {
 	if j.in.Namespaces.IsExcluded(namespace) {
-		return false
+		return ""
 	}
 	m, _ := mode.FromLabels(j.in.Namespaces.LabelsOf(namespace))
-	return m != mode.Off
+	return m
+}
+
+// violationSeverity is what the mode makes of a violation, as for a
+// rule's own: an error in enforce, a warning in warn, an audit finding in
+// audit.
+var violationSeverity = map[mode.Mode]policy.Severity{
+	mode.Enforce: policy.Error,
+	mode.Warn:    policy.Warning,
+	mode.Audit:   policy.Audit,
 }
 
 func (j *judgment) add(r consolidate.Rule, id rules.ID, path string, sev policy.Severity, msg string) {
-	if !j.judged(r.Namespace) {
+	m := j.modeOf(r.Namespace)
+	if m == "" || m == mode.Off {
 		return
+	}
+	if sev == policy.Error {
+		sev = violationSeverity[m]
 	}
 	key := strings.Join([]string{r.Namespace, r.Name, string(id), path, msg}, "\x00")
 	if j.seen[key] {

@@ -126,6 +126,21 @@ func TestJudge(t *testing.T) {
 			want:       []string{"warning FW112 sample/failover spec"},
 			wantInMsgs: []string{"a waypoint in namespace mesh ignores the whole rule", "mesh/near applies instead"},
 		},
+		"in mode warn, the violation after the merge is a warning": {
+			nsLabels: map[string]map[string]string{"sample": {keys.Enforcement: "warn"}},
+			rules: []consolidate.Rule{
+				rule("sample", "pool", 0, &networking.DestinationRule{Host: host, TrafficPolicy: poolOnly()}),
+				rule("sample", "subsets", 60, &networking.DestinationRule{
+					Host:          host,
+					TrafficPolicy: &networking.TrafficPolicy{OutlierDetection: outlier()},
+					Subsets:       []*networking.Subset{{Name: "v1", TrafficPolicy: &networking.TrafficPolicy{LoadBalancer: failoverLB()}}},
+				}),
+			},
+			want: []string{
+				"warning FW101 sample/subsets spec.subsets[0].trafficPolicy.loadBalancer.localityLbSetting.failoverPriority",
+				"warning FW112 sample/subsets spec.trafficPolicy",
+			},
+		},
 		"a namespace in mode off gets no findings": {
 			nsLabels: map[string]map[string]string{"sample": {keys.Enforcement: "off"}},
 			rules: []consolidate.Rule{

@@ -13,8 +13,8 @@ var Catalogue = []Rule{
 	{
 		ID:       FailoverWithoutOutlierDetection,
 		Title:    "locality failover without outlier detection",
-		Reported: deniedInEnforce + "; also an error line in `webhook check` and `webhook audit` (exit 1) for a setting fine " +
-			"in its own rule that loses its outlier detection once Istio merges the DestinationRules of its host (see FW112)",
+		Reported: deniedInEnforce + "; also, in `webhook check` and `webhook audit`, for a setting fine in its own rule that loses its outlier " +
+			"detection once Istio merges the DestinationRules of its host (see FW112): an error (exit 1) in `enforce`, a warning in `warn`",
 		Why: "Istio applies `localityLbSetting.failoverPriority` and `failover` to a cluster's endpoints only when " +
 			"the cluster has outlier detection (pilot/pkg/networking/core/loadbalancer/loadbalancer.go): without it, " +
 			"no endpoint ever gets a lower priority and Envoy never fails over; Istio only warns. The check runs per " +
