@@ -191,7 +191,7 @@ func (a *auditor) snapshotWaypoints(ctx context.Context, s *drift.Snapshot, wayp
 func (a *auditor) keepDestinationRule(dr client.Object, spec *networking.DestinationRule) {
 	kept := drift.DestinationRule{
 		Namespace: dr.GetNamespace(), Name: dr.GetName(), Created: dr.GetCreationTimestamp().Time,
-		Host: drift.ResolveHost(spec.GetHost(), dr.GetNamespace()),
+		Host:     drift.ResolveHost(spec.GetHost(), dr.GetNamespace()),
 		Spec:     spec,
 		Failover: validate.DeclaresFailoverPolicy(spec),
 	}

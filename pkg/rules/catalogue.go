@@ -3,6 +3,9 @@ package rules
 const (
 	deniedInEnforce = "denied at admission in mode `enforce`; an admission warning in `warn`; an audit annotation in `audit`; " +
 		"an error line in `webhook check` and `webhook audit` (exit 1) when the namespace is in `enforce`"
+	deniedInEnforceOrMerged = deniedInEnforce + "; also, in `webhook check` and `webhook audit`, for a setting fine in its own rule " +
+		"that loses its outlier detection once Istio merges the DestinationRules of its host (see FW112): an error (exit 1) " +
+		"in `enforce`, a warning in `warn`"
 	warningOnly  = "an admission warning (never a denial); a warning line in `webhook check` and `webhook audit`"
 	mutationOnly = "a `mutation` line in `webhook check` and `webhook audit`; at admission, the patch itself"
 	auditOnly    = "by `webhook audit` only (one cluster or several); a difference between clusters exits 1"
@@ -13,8 +16,7 @@ var Catalogue = []Rule{
 	{
 		ID:       FailoverWithoutOutlierDetection,
 		Title:    "locality failover without outlier detection",
-		Reported: deniedInEnforce + "; also, in `webhook check` and `webhook audit`, for a setting fine in its own rule that loses its outlier " +
-			"detection once Istio merges the DestinationRules of its host (see FW112): an error (exit 1) in `enforce`, a warning in `warn`",
+		Reported: deniedInEnforceOrMerged,
 		Why: "Istio applies `localityLbSetting.failoverPriority` and `failover` to a cluster's endpoints only when " +
 			"the cluster has outlier detection (pilot/pkg/networking/core/loadbalancer/loadbalancer.go): without it, " +
 			"no endpoint ever gets a lower priority and Envoy never fails over; Istio only warns. The check runs per " +
