@@ -162,6 +162,9 @@ func contains(rules []Rule, r Rule) bool {
 func (x *Index) whyNotRead(r Rule, host, proxyNS, serviceNS string, f found, chosen *entry) string {
 	root := x.mesh.RootNamespace
 	order := fmt.Sprintf("namespace %s, then %s, then the root namespace %s", proxyNS, serviceNS, root)
+	if proxyNS == serviceNS {
+		order = fmt.Sprintf("namespace %s, then the root namespace %s", proxyNS, root)
+	}
 	switch {
 	case r.Spec.GetWorkloadSelector() != nil:
 		return "it has a workloadSelector, and a waypoint reads only rules without one (SidecarScope.DestinationRule honors selectors for outbound traffic only)"
