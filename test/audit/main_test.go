@@ -27,6 +27,7 @@ var seeds = []func(context.Context, *controlplane.Cluster) error{
 	seedAudit,
 	seedAgreement,
 	seedWaypoints,
+	seedMerged,
 }
 
 func TestMain(m *testing.M) {
