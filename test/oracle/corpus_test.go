@@ -129,10 +129,10 @@ func loadBalancer(r *rand.Rand) map[string]any {
 	case 9:
 		return map[string]any{"zoneAwareLbSetting": map[string]any{}}
 	default:
-		return map[string]any{
-			"localityLbSetting":  map[string]any{"failoverPriority": []any{"tier"}},
-			"zoneAwareLbSetting": map[string]any{},
-		}
+		// Istio refuses localityLbSetting beside zoneAwareLbSetting
+		// ("only one of localityLbSetting and zoneAwareLbSetting can be
+		// set"), so no rule of the corpus has both.
+		return map[string]any{"zoneAwareLbSetting": map[string]any{"failoverPriority": []any{"tier"}, "enabled": true}}
 	}
 }
 
@@ -185,6 +185,15 @@ func decisionTableCases() ([]namedCase, error) {
 			return nil, fmt.Errorf("%s document %d: no metadata or spec", path, i+1)
 		}
 		spec["host"] = "app"
+		// Subsets select app: app, every endpoint of the world: which
+		// endpoints a subset selects changes no verdict, and a cluster
+		// without endpoints could show no priorities.
+		subsets, _ := spec["subsets"].([]any)
+		for _, s := range subsets {
+			if subset, ok := s.(map[string]any); ok {
+				subset["labels"] = map[string]any{"app": "app"}
+			}
+		}
 		out = append(out, namedCase{
 			name:      fmt.Sprintf("decision table %s/%s", meta["namespace"], meta["name"]),
 			istioCase: istioCase{ports: []servicePort{{"http", 80}, {"tcp-db", 90}, {"http-alt", 5000}, {"grpc", 9090}, {"http-8080", 8080}}, rules: []string{ruleYAML(fmt.Sprint(meta["name"]), spec)}},

@@ -118,6 +118,20 @@ spec:
   labels: {app: app, tier: a}
 `
 
+func init() {
+	// Ambient is off unless PILOT_ENABLE_AMBIENT is set when Istio's
+	// features package initializes; without it the fake discovery server
+	// builds no ambient index, so no Service is bound to the waypoint and
+	// the waypoint gets no inbound-vip clusters. Istio's own waypoint tests
+	// switch it on the same way, once for the whole test binary
+	// (pilot/pkg/xds/workload_test.go, init), because setting it per test
+	// races with controllers still running after a test ends.
+	features.EnableAmbient = true
+}
+
+// worldEndpoints is how many endpoints of the Service world holds.
+const worldEndpoints = 4
+
 // waypointLabels are the waypoint's own labels, which a DestinationRule's
 // workloadSelector can match.
 var waypointLabels = map[string]string{
@@ -253,17 +267,30 @@ func generate(t *testing.T, ports []servicePort, rules []string) generated {
 		for _, cl := range all {
 			names = append(names, cl.GetName())
 		}
-		t.Logf("no waypoint cluster for %s among %v", appHost, names)
+		// An empty result must never pass as "no violation".
+		t.Fatalf("Istio built no waypoint cluster for %s; the waypoint got %v", appHost, names)
 	}
 	for _, cla := range d.Endpoints(proxy) {
 		if _, ok := out.clusters[cla.GetClusterName()]; !ok {
 			continue
 		}
 		var prio []uint32
+		endpoints := 0
 		for _, e := range cla.GetEndpoints() {
 			prio = append(prio, e.GetPriority())
+			endpoints += len(e.GetLbEndpoints())
+		}
+		if endpoints != worldEndpoints {
+			// Priorities can only show among endpoints: every cluster
+			// must reach all of the world's (subsets select app: app).
+			t.Fatalf("Istio gave waypoint cluster %s %d endpoints, want the world's %d", cla.GetClusterName(), endpoints, worldEndpoints)
 		}
 		out.endpoints[cla.GetClusterName()] = prio
+	}
+	for name := range out.clusters {
+		if _, ok := out.endpoints[name]; !ok {
+			t.Fatalf("Istio gave waypoint cluster %s no load assignment", name)
+		}
 	}
 	return out
 }
