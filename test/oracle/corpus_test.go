@@ -97,6 +97,11 @@ func trafficPolicy(r *rand.Rand, withPorts bool) map[string]any {
 			if od := outlierDetection(r); od != nil {
 				e["outlierDetection"] = od
 			}
+			if len(e) == 1 {
+				// Istio refuses an entry with nothing but a port; one
+				// that sets neither still replaces both with defaults.
+				e["connectionPool"] = map[string]any{"tcp": map[string]any{"maxConnections": 100}}
+			}
 			entries = append(entries, e)
 		}
 		tp["portLevelSettings"] = entries
@@ -185,19 +190,46 @@ func decisionTableCases() ([]namedCase, error) {
 			return nil, fmt.Errorf("%s document %d: no metadata or spec", path, i+1)
 		}
 		spec["host"] = "app"
-		// Subsets select app: app, every endpoint of the world: which
-		// endpoints a subset selects changes no verdict, and a cluster
-		// without endpoints could show no priorities.
-		subsets, _ := spec["subsets"].([]any)
-		for _, s := range subsets {
-			if subset, ok := s.(map[string]any); ok {
-				subset["labels"] = map[string]any{"app": "app"}
-			}
-		}
+		inWorld(spec)
 		out = append(out, namedCase{
 			name:      fmt.Sprintf("decision table %s/%s", meta["namespace"], meta["name"]),
 			istioCase: istioCase{ports: []servicePort{{"http", 80}, {"tcp-db", 90}, {"http-alt", 5000}, {"grpc", 9090}, {"http-8080", 8080}}, rules: []string{ruleYAML(fmt.Sprint(meta["name"]), spec)}},
 		})
 	}
 	return out, nil
+}
+
+// inWorld rewrites what a rule of the decision tables says about labels so
+// that Istio shows its failover in the oracle's world, without changing
+// the webhook's verdict, which never reads labels: subsets select app: app,
+// every endpoint (a cluster without endpoints shows no priorities), and a
+// non-empty failoverPriority names tier, the one label the world's
+// endpoints differ by from the waypoint (a rule's topology.istio.io/cluster
+// is the same for every endpoint of a one-cluster world, so Istio would
+// rightly give them all priority 0).
+func inWorld(spec map[string]any) {
+	subsets, _ := spec["subsets"].([]any)
+	for _, s := range subsets {
+		if subset, ok := s.(map[string]any); ok {
+			subset["labels"] = map[string]any{"app": "app"}
+		}
+	}
+	var walk func(v any)
+	walk = func(v any) {
+		switch v := v.(type) {
+		case map[string]any:
+			for k, child := range v {
+				if list, ok := child.([]any); ok && k == "failoverPriority" && len(list) > 0 {
+					v[k] = []any{"tier"}
+					continue
+				}
+				walk(child)
+			}
+		case []any:
+			for _, child := range v {
+				walk(child)
+			}
+		}
+	}
+	walk(spec)
 }

@@ -5,11 +5,13 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	cluster "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 	networking "istio.io/api/networking/v1alpha3"
+	"istio.io/istio/pilot/pkg/config/kube/crd"
 	"istio.io/istio/pilot/pkg/features"
 	"istio.io/istio/pilot/pkg/model"
 	"istio.io/istio/pilot/test/xds"
@@ -233,6 +235,12 @@ type generated struct {
 
 const appHost = "app.default.svc.cluster.local"
 
+// domainSuffix is the fake discovery server's cluster domain.
+const domainSuffix = "cluster.local"
+
+// worldCreated is the creation time of every object that does not set one.
+var worldCreated = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
 func generate(t *testing.T, ports []servicePort, rules []string) generated {
 	t.Helper()
 	mc := mesh.DefaultMeshConfig()
@@ -243,8 +251,23 @@ func generate(t *testing.T, ports []servicePort, rules []string) generated {
 	objects := strings.Join(append([]string{world, serviceYAML(ports)}, rules...), "\n---\n")
 	test.SetForTest(t, &features.EnableDualStack, true)
 	test.SetForTest(t, &features.EnableIngressWaypointRouting, true)
+	configs, _, err := crd.ParseInputs(objects)
+	if err != nil {
+		t.Fatalf("Istio refuses the configuration: %v", err)
+	}
+	for i := range configs {
+		// Istio's Kubernetes config client gives every object the
+		// cluster's domain (crdclient/client.go, TranslateObject), which
+		// a short host needs to resolve to the Service
+		// (ResolveShortnameToFQDN); the fake's own parsing of a config
+		// string leaves it empty, so "app" would name app.default.
+		configs[i].Domain = domainSuffix
+		if configs[i].CreationTimestamp.IsZero() {
+			configs[i].CreationTimestamp = worldCreated
+		}
+	}
 	d := xds.NewFakeDiscoveryServer(t, xds.FakeOptions{
-		ConfigString:           objects,
+		Configs:                configs,
 		KubernetesObjectString: objects,
 		MeshConfig:             mc,
 	})
@@ -280,9 +303,10 @@ func generate(t *testing.T, ports []servicePort, rules []string) generated {
 			prio = append(prio, e.GetPriority())
 			endpoints += len(e.GetLbEndpoints())
 		}
-		if endpoints != worldEndpoints {
+		if endpoints == 0 || endpoints > worldEndpoints {
 			// Priorities can only show among endpoints: every cluster
-			// must reach all of the world's (subsets select app: app).
+			// must reach the world's (subsets select app: app), all of
+			// them but those of a locality a distribute weighs 0.
 			t.Fatalf("Istio gave waypoint cluster %s %d endpoints, want the world's %d", cla.GetClusterName(), endpoints, worldEndpoints)
 		}
 		out.endpoints[cla.GetClusterName()] = prio

@@ -64,12 +64,17 @@ func TestWebhookAgreesWithIstio(t *testing.T) {
 	disagreements := 0
 	for _, c := range corpus {
 		t.Run(c.name, func(t *testing.T) {
+			t.Cleanup(func() {
+				if t.Failed() {
+					t.Logf("Service ports %v, rules:\n%s", c.ports, strings.Join(c.rules, "---\n"))
+				}
+			})
 			istio := askIstio(t, c.istioCase)
 			denied, msg := webhookVerdict(t, c.istioCase)
 			if denied != istio.violates() {
 				disagreements++
-				t.Errorf("webhook denies: %v (%s); Istio's waypoint clusters without outlier detection whose endpoints get failover priorities: %v (of %d)\n%s",
-					denied, msg, istio.unprotected, istio.clusters, strings.Join(c.rules, "---\n"))
+				t.Errorf("webhook denies: %v (%s); Istio's waypoint clusters without outlier detection whose endpoints get failover priorities: %v (of %d)",
+					denied, msg, istio.unprotected, istio.clusters)
 			}
 		})
 	}
