@@ -41,7 +41,11 @@ func generateCorpus(n int) []namedCase {
 	r := rand.New(rand.NewPCG(corpusSeed, 0))
 	out := make([]namedCase, 0, n)
 	for i := range n {
-		spec := map[string]any{"host": pick(r, "app", "app", "app.default.svc.cluster.local", "app.default")}
+		// The two spellings of the Service's host; "app.default" names no
+		// Kubernetes Service (ResolveShortnameToFQDN takes it as fully
+		// qualified), so the webhook judges it on conservative scopes and
+		// Istio applies it to nothing here.
+		spec := map[string]any{"host": pick(r, "app", "app", "app.default.svc.cluster.local")}
 		if tp := trafficPolicy(r, true); tp != nil {
 			spec["trafficPolicy"] = tp
 		}
@@ -68,6 +72,10 @@ func generateCorpus(n int) []namedCase {
 			spec["exportTo"] = []any{"default"}
 		}
 		if r.IntN(12) == 0 {
+			// Istio refuses a selector rule exported beyond its namespace.
+			if spec["exportTo"] != nil {
+				spec["exportTo"] = []any{"."}
+			}
 			spec["workloadSelector"] = map[string]any{"matchLabels": map[string]any{"gateway.networking.k8s.io/gateway-name": "waypoint"}}
 		}
 		rule := ruleYAML(fmt.Sprintf("gen-%03d", i), spec)
