@@ -76,7 +76,8 @@ func generateCorpus(n int) []namedCase {
 			if spec["exportTo"] != nil {
 				spec["exportTo"] = []any{"."}
 			}
-			spec["workloadSelector"] = map[string]any{"matchLabels": map[string]any{"gateway.networking.k8s.io/gateway-name": "waypoint"}}
+			// A selector of the waypoint's pods, as Istio labels them.
+			spec["workloadSelector"] = map[string]any{"matchLabels": map[string]any{"gateway.istio.io/managed": "istio.io-mesh-controller"}}
 		}
 		rule := ruleYAML(fmt.Sprintf("gen-%03d", i), spec)
 		out = append(out, namedCase{
