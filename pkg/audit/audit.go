@@ -11,6 +11,8 @@ import (
 	"io"
 	"strings"
 
+	"google.golang.org/protobuf/proto"
+	networking "istio.io/api/networking/v1alpha3"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -21,8 +23,10 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
+	"github.com/failover-webhook/failover-webhook/pkg/consolidate"
 	"github.com/failover-webhook/failover-webhook/pkg/drift"
 	"github.com/failover-webhook/failover-webhook/pkg/keys"
+	"github.com/failover-webhook/failover-webhook/pkg/merged"
 	"github.com/failover-webhook/failover-webhook/pkg/namespaces"
 	"github.com/failover-webhook/failover-webhook/pkg/policy"
 	"github.com/failover-webhook/failover-webhook/pkg/report"
@@ -105,7 +109,31 @@ func (a *auditor) run(ctx context.Context) error {
 		return err
 	}
 	a.evaluator = a.opts.Evaluator(labels, a.liveService(ctx))
-	return errors.Join(a.destinationRules(ctx), a.services(ctx))
+	if err := errors.Join(a.destinationRules(ctx), a.services(ctx)); err != nil {
+		return err
+	}
+	return a.mergedRules(ctx)
+}
+
+// mergedRules judges the DestinationRules of each host together, as Istio
+// merges them for a waypoint (pkg/merged). It reads each Service such a
+// host names once more: for its waypoint labels, not only its ports.
+func (a *auditor) mergedRules(ctx context.Context) error {
+	lookup := a.liveService(ctx)
+	findings := merged.Judge(merged.Input{
+		Rules:      a.rules,
+		Service:    lookup,
+		Namespaces: a.evaluator.Namespaces,
+	})
+	for _, f := range findings {
+		if f.Severity == policy.Error {
+			a.summary.Merged++
+		}
+		if err := a.write(f); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // liveService reads the Service a DestinationRule with failover names, so
@@ -137,6 +165,9 @@ type auditor struct {
 	// snap, when set, receives every DestinationRule listed, for the
 	// comparison of several clusters.
 	snap *drift.Snapshot
+	// rules are every DestinationRule listed, for Istio's merge per host:
+	// metadata and spec only, so the pages can be freed.
+	rules []consolidate.Rule
 }
 
 // write writes one finding of the cluster.
@@ -220,9 +251,14 @@ func (a *auditor) destinationRules(ctx context.Context) error {
 }
 
 func (a *auditor) destinationRule(dr client.Object) error {
+	// A copy of the spec, so that the page can be freed.
+	spec := proto.Clone(validate.Spec(dr)).(*networking.DestinationRule)
 	if a.snap != nil {
-		a.keepDestinationRule(dr)
+		a.keepDestinationRule(dr, spec)
 	}
+	a.rules = append(a.rules, consolidate.Rule{
+		Namespace: dr.GetNamespace(), Name: dr.GetName(), Created: dr.GetCreationTimestamp().Time, Spec: spec,
+	})
 	out := a.evaluator.DestinationRule(dr)
 	a.summary.CountNotJudged(dr.GetNamespace(), out)
 	if out.Excluded {

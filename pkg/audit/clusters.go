@@ -7,7 +7,6 @@ import (
 	"io"
 	"slices"
 
-	"google.golang.org/protobuf/proto"
 	networking "istio.io/api/networking/v1alpha3"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -188,20 +187,16 @@ func (a *auditor) snapshotWaypoints(ctx context.Context, s *drift.Snapshot, wayp
 	return nil
 }
 
-// keepDestinationRule adds dr to a.snap: its resolved host and subsets,
-// and a copy of its spec when it declares a failover policy.
-func (a *auditor) keepDestinationRule(dr client.Object) {
-	spec := validate.Spec(dr)
+// keepDestinationRule adds dr to a.snap, with spec, a copy of its spec.
+func (a *auditor) keepDestinationRule(dr client.Object, spec *networking.DestinationRule) {
 	kept := drift.DestinationRule{
-		Namespace: dr.GetNamespace(), Name: dr.GetName(),
-		Host: drift.ResolveHost(spec.GetHost(), dr.GetNamespace()),
+		Namespace: dr.GetNamespace(), Name: dr.GetName(), Created: dr.GetCreationTimestamp().Time,
+		Host:     drift.ResolveHost(spec.GetHost(), dr.GetNamespace()),
+		Spec:     spec,
+		Failover: validate.DeclaresFailoverPolicy(spec),
 	}
 	for _, sub := range spec.GetSubsets() {
 		kept.Subsets = append(kept.Subsets, sub.GetName())
-	}
-	if validate.DeclaresFailoverPolicy(spec) {
-		// A copy, so the page can be freed.
-		kept.Spec = proto.Clone(spec).(*networking.DestinationRule)
 	}
 	a.snap.DestinationRules = append(a.snap.DestinationRules, kept)
 }

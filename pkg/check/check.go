@@ -9,16 +9,22 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
+	"github.com/failover-webhook/failover-webhook/pkg/consolidate"
+	"github.com/failover-webhook/failover-webhook/pkg/drift"
 	"github.com/failover-webhook/failover-webhook/pkg/fieldpos"
 	"github.com/failover-webhook/failover-webhook/pkg/kinds"
 	"github.com/failover-webhook/failover-webhook/pkg/manifest"
+	"github.com/failover-webhook/failover-webhook/pkg/merged"
 	"github.com/failover-webhook/failover-webhook/pkg/mutate"
 	"github.com/failover-webhook/failover-webhook/pkg/policy"
 	"github.com/failover-webhook/failover-webhook/pkg/report"
@@ -115,6 +121,9 @@ func Run(ctx context.Context, opts Options, stdout, stderr io.Writer) (report.Su
 		}
 		return r.document(c)
 	})
+	if walkErr == nil {
+		walkErr = r.mergedRules(ctx, set, inv)
+	}
 	closeErr := out.Close(&r.summary)
 	if err := errors.Join(walkErr, closeErr); err != nil {
 		return r.summary, err
@@ -170,12 +179,14 @@ func readInventory(ctx context.Context, set *manifest.Set, defaultNamespace stri
 					inv.labels[ns.Metadata.Name] = ns.Metadata.Labels
 				}
 			case serviceGVK:
-				// Only the ports are kept: the input may hold many
-				// Services, and the rule reads nothing else of them.
+				// Only the ports and the waypoint labels are kept: the
+				// input may hold many Services, and the rules read
+				// nothing else of them.
 				var svc struct {
 					Metadata struct {
-						Name      string `json:"name"`
-						Namespace string `json:"namespace"`
+						Name      string            `json:"name"`
+						Namespace string            `json:"namespace"`
+						Labels    map[string]string `json:"labels"`
 					} `json:"metadata"`
 					Spec struct {
 						Ports []corev1.ServicePort `json:"ports"`
@@ -188,7 +199,10 @@ func readInventory(ctx context.Context, set *manifest.Set, defaultNamespace stri
 				if key.Namespace == "" {
 					key.Namespace = defaultNamespace
 				}
-				inv.services[key] = &corev1.Service{Spec: corev1.ServiceSpec{Ports: svc.Spec.Ports}}
+				inv.services[key] = &corev1.Service{
+					ObjectMeta: metav1.ObjectMeta{Labels: drift.Relevant(svc.Metadata.Labels)},
+					Spec:       corev1.ServiceSpec{Ports: svc.Spec.Ports},
+				}
 			}
 		}
 		return nil
@@ -204,6 +218,8 @@ type run struct {
 	decoder   admission.Decoder
 	evaluator policy.Evaluator
 	summary   report.Summary
+	// rules are the DestinationRules read, for Istio's merge per host.
+	rules []seenRule
 	// positions are the field positions of the last document parsed.
 	positions struct {
 		source string
@@ -272,7 +288,11 @@ func (r *run) object(doc manifest.Document, obj manifest.Object) error {
 			r.skip(doc, obj.Item, "%s %s is not a version the webhook admits (v1, v1beta1, v1alpha3)", obj.GVK.GroupVersion(), obj.GVK.Kind)
 			return nil
 		}
-		out, judged, err := r.judge(doc, obj, dr, func() policy.Outcome { return r.evaluator.DestinationRule(dr) })
+		out, judged, err := r.judge(doc, obj, dr, func() policy.Outcome {
+			// Every rule takes part in Istio's merge, judged or not.
+			r.keep(doc, obj, dr)
+			return r.evaluator.DestinationRule(dr)
+		})
 		if !judged || err != nil {
 			return err
 		}
@@ -341,6 +361,135 @@ func locate(positions *fieldpos.Document, doc manifest.Document, item int, path 
 }
 
 var serviceGVK = corev1.SchemeGroupVersion.WithKind("Service")
+
+// seenRule is what the second pass keeps of a DestinationRule: where it
+// was read and what decides whether it takes part in a merge, not its
+// spec, so that memory stays small however many rules the input holds.
+type seenRule struct {
+	key types.NamespacedName
+	// host is spec.host as Istio resolves it; failover says whether the
+	// rule declares a failover policy.
+	host     string
+	failover bool
+	place    place
+}
+
+// place is where a DestinationRule was read: its document and its item
+// in a List (0 for the document itself).
+type place struct {
+	source      string
+	index, line int
+	item        int
+}
+
+type docKey struct {
+	source string
+	index  int
+}
+
+// keep records dr for the merge.
+func (r *run) keep(doc manifest.Document, obj manifest.Object, dr client.Object) {
+	spec := validate.Spec(dr)
+	r.rules = append(r.rules, seenRule{
+		key:      client.ObjectKeyFromObject(dr),
+		host:     consolidate.DefaultMesh.Resolve(spec.GetHost(), dr.GetNamespace()),
+		failover: validate.DeclaresFailoverPolicy(spec),
+		place:    place{source: doc.Source, index: doc.Index, line: doc.Line, item: obj.Item},
+	})
+}
+
+// shared returns the rules that take part in a merge for a host some rule
+// with a failover policy names: every rule of a host that has several,
+// and every rule of a wildcard host with those of all such hosts. Rules
+// of other hosts cannot change what a waypoint applies to these.
+func shared(seen []seenRule) []seenRule {
+	perHost := map[string]int{}
+	wildcard := false
+	for _, s := range seen {
+		perHost[s.host]++
+		wildcard = wildcard || strings.HasPrefix(s.host, "*")
+	}
+	relevant := map[string]bool{}
+	for _, s := range seen {
+		if s.failover && (wildcard || perHost[s.host] > 1) {
+			relevant[s.host] = true
+		}
+	}
+	var out []seenRule
+	for _, s := range seen {
+		if relevant[s.host] || (len(relevant) > 0 && strings.HasPrefix(s.host, "*")) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// mergedRules judges the DestinationRules of each host together, as Istio
+// merges them for a waypoint (pkg/merged), and reports the findings at
+// their fields. Only when some host has several rules does it read again
+// the documents that hold them.
+func (r *run) mergedRules(ctx context.Context, set *manifest.Set, inv inventory) error {
+	needed := shared(r.rules)
+	if len(needed) == 0 {
+		return nil
+	}
+	docs := map[docKey][]seenRule{}
+	for _, s := range needed {
+		k := docKey{s.place.source, s.place.index}
+		docs[k] = append(docs[k], s)
+	}
+	var rules []consolidate.Rule
+	places := map[types.NamespacedName]place{}
+	positions := map[docKey]*fieldpos.Document{}
+	err := set.Walk(func(c manifest.Chunk) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		k := docKey{c.Source, c.Index}
+		want := docs[k]
+		if len(want) == 0 {
+			return nil
+		}
+		doc, err := c.Decode()
+		if err != nil {
+			return nil // reported by the second pass
+		}
+		positions[k], _ = fieldpos.Parse(doc.Data)
+		for _, obj := range doc.Objects {
+			if !slices.ContainsFunc(want, func(s seenRule) bool { return s.place.item == obj.Item }) {
+				continue
+			}
+			dr := validate.NewObject(obj.GVK.Version)
+			if dr == nil || r.decoder.DecodeRaw(runtime.RawExtension{Raw: obj.JSON}, dr) != nil {
+				continue
+			}
+			if dr.GetNamespace() == "" {
+				dr.SetNamespace(r.opts.Namespace)
+			}
+			key := client.ObjectKeyFromObject(dr)
+			places[key] = place{source: doc.Source, index: doc.Index, line: doc.Line, item: obj.Item}
+			rules = append(rules, consolidate.Rule{
+				Namespace: key.Namespace, Name: key.Name, Created: dr.GetCreationTimestamp().Time, Spec: validate.Spec(dr),
+			})
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, f := range merged.Judge(merged.Input{Rules: rules, Service: inv.service, Namespaces: r.evaluator.Namespaces}) {
+		p := places[types.NamespacedName{Namespace: f.Namespace, Name: f.Name}]
+		f.File, f.Doc = p.source, p.index
+		f.Line, f.Column = locate(positions[docKey{p.source, p.index}], manifest.Document{Line: p.line}, p.item, f.Field)
+		if f.Severity == policy.Error {
+			r.summary.Merged++
+		}
+		if err := r.out.Finding(f); err != nil {
+			return err
+		}
+	}
+	return nil
+}
 
 // decode reads obj into into as the webhook's decoder does, and puts it
 // in the default namespace if it names none. A failure is bad input.

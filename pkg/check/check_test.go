@@ -231,3 +231,63 @@ func TestLargeInputStreamsInBoundedMemory(t *testing.T) {
 		t.Errorf("peak live heap %.1f MiB, want at most %d MiB for %d MiB of input", float64(maxHeap)/(1<<20), bound>>20, size>>20)
 	}
 }
+
+// mergedInput is two DestinationRules for one host, each fine alone: the
+// older one's top-level policy wins Istio's merge, so the newer one's
+// subset with failover loses the outlier detection it inherits.
+const mergedInput = `apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata:
+  name: pool
+  namespace: sample
+  creationTimestamp: "2026-01-01T00:00:00Z"
+spec:
+  host: helloworld
+  trafficPolicy:
+    connectionPool:
+      tcp: {maxConnections: 10}
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata:
+  name: failover
+  namespace: sample
+  creationTimestamp: "2026-01-02T00:00:00Z"
+spec:
+  host: helloworld.sample.svc.cluster.local
+  trafficPolicy:
+    outlierDetection: {consecutive5xxErrors: 1}
+  subsets:
+  - name: v1
+    labels: {version: v1}
+    trafficPolicy:
+      loadBalancer:
+        localityLbSetting:
+          failoverPriority: [topology.istio.io/network]
+`
+
+func TestMergedRules(t *testing.T) {
+	opts := options(check.Stdin)
+	opts.Stdin = strings.NewReader(mergedInput)
+	var out, errOut bytes.Buffer
+	summary, err := check.Run(t.Context(), opts, &out, &errOut)
+	if err != nil {
+		t.Fatalf("Run: %v\n%s", err, errOut.String())
+	}
+	if summary.Denied != 0 || summary.Merged != 1 {
+		t.Errorf("%d denied and %d broken by the merge, want 0 and 1", summary.Denied, summary.Merged)
+	}
+	want := []string{
+		"<stdin>:29:11 DestinationRule sample/failover: FW101 spec.subsets[0].trafficPolicy.loadBalancer.localityLbSetting.failoverPriority: error: after Istio merges the DestinationRules of host helloworld.sample.svc.cluster.local (sample/pool, sample/failover, in this order; the top-level trafficPolicy is sample/pool's)",
+		"<stdin>:21:3 DestinationRule sample/failover: FW112 spec.trafficPolicy: warning: a waypoint in namespace sample ignores its top-level trafficPolicy for host helloworld.sample.svc.cluster.local, with the failover policy it declares: sample/pool applies instead",
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != len(want) {
+		t.Fatalf("findings:\n%s\nwant %d", out.String(), len(want))
+	}
+	for i, w := range want {
+		if !strings.HasPrefix(lines[i], w) {
+			t.Errorf("finding %d:\n%s\nwant it to start with\n%s", i, lines[i], w)
+		}
+	}
+}

@@ -3,6 +3,7 @@ package drift
 import (
 	"slices"
 
+	"github.com/failover-webhook/failover-webhook/pkg/consolidate"
 	"github.com/failover-webhook/failover-webhook/pkg/policy"
 	"github.com/failover-webhook/failover-webhook/pkg/rules"
 )
@@ -31,6 +32,8 @@ type comparison struct {
 	snaps    []*Snapshot
 	opts     Options
 	findings []policy.Finding
+	// indexes are each cluster's DestinationRules merged per host.
+	indexes []*consolidate.Index
 }
 
 func (c *comparison) excluded(namespace string) bool {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -51,6 +52,12 @@ func guide(t *testing.T, name string) *Snapshot {
 	}
 }
 
+// created sets the creationTimestamp of dr to seconds after a fixed time.
+func created(dr DestinationRule, seconds int) DestinationRule {
+	dr.Created = time.Date(2026, 1, 1, 0, 0, seconds, 0, time.UTC)
+	return dr
+}
+
 // rule is a DestinationRule of namespace/name with the spec in YAML, kept
 // as a Snapshot keeps it.
 func rule(t *testing.T, namespace, name, spec string) DestinationRule {
@@ -63,9 +70,7 @@ func rule(t *testing.T, namespace, name, spec string) DestinationRule {
 	for _, s := range dr.Spec.GetSubsets() {
 		out.Subsets = append(out.Subsets, s.GetName())
 	}
-	if validate.DeclaresFailoverPolicy(&dr.Spec) {
-		out.Spec = &dr.Spec
-	}
+	out.Spec, out.Failover = &dr.Spec, validate.DeclaresFailoverPolicy(&dr.Spec)
 	return out
 }
 
@@ -346,13 +351,44 @@ subsets:
 				s[0].DestinationRules = append(s[0].DestinationRules, rule(t, "sample", "other", "host: other\ntrafficPolicy: {loadBalancer: {simple: LEAST_REQUEST}}"))
 			},
 		},
-		"two DestinationRules for one host in a cluster are paired by name": {
+		"a DestinationRule in a namespace the waypoint never reads makes no difference": {
 			change: func(t *testing.T, s []*Snapshot) {
 				s[0].DestinationRules = append(s[0].DestinationRules, rule(t, "other", "helloworld-od", "host: helloworld.sample.svc.cluster.local\ntrafficPolicy: {outlierDetection: {consecutive5xxErrors: 3}}"))
 			},
+		},
+		"one DestinationRule in one cluster and the same policy in two merged ones in the other are the same": {
+			change: func(t *testing.T, s []*Snapshot) {
+				s[0].DestinationRules = []DestinationRule{rule(t, "sample", "helloworld", guideRule+"subsets:\n- {name: v1, labels: {version: v1}}\n")}
+				s[1].DestinationRules = []DestinationRule{
+					created(rule(t, "sample", "policy", guideRule), 0),
+					created(rule(t, "sample", "subsets", "host: helloworld\nsubsets:\n- {name: v1, labels: {version: v1}}\n"), 60),
+				}
+			},
+		},
+		"the same two DestinationRules created in another order make another merged policy": {
+			change: func(t *testing.T, s []*Snapshot) {
+				pool := "host: helloworld\ntrafficPolicy: {connectionPool: {tcp: {maxConnections: 10}}}\n"
+				s[0].DestinationRules = []DestinationRule{created(rule(t, "sample", "helloworld", guideRule), 0), created(rule(t, "sample", "pool", pool), 60)}
+				s[1].DestinationRules = []DestinationRule{created(rule(t, "sample", "helloworld", guideRule), 60), created(rule(t, "sample", "pool", pool), 0)}
+			},
+			want: []want{
+				{
+					object: "DestinationRule sample/helloworld: spec.trafficPolicy.loadBalancer.localityLbSetting", clusters: "cluster1,cluster2",
+					message: []string{"the waypoints merge sample/helloworld merged with sample/pool in cluster1; sample/pool merged with sample/helloworld in cluster2", "the effective localityLbSetting differs"},
+				},
+				{
+					object: "DestinationRule sample/helloworld: spec.trafficPolicy.outlierDetection", clusters: "cluster1,cluster2",
+					message: []string{"the effective outlierDetection differs"},
+				},
+			},
+		},
+		"a DestinationRule the waypoint does not read in one cluster is missing there": {
+			change: func(t *testing.T, s []*Snapshot) {
+				s[1].DestinationRules = []DestinationRule{rule(t, "sample", "helloworld", guideRule+"exportTo: [other]\n")}
+			},
 			want: []want{{
-				object: "DestinationRule other/helloworld-od: spec.host", clusters: "cluster1,cluster2",
-				message: []string{"other/helloworld-od for host helloworld.sample.svc.cluster.local exists in cluster1 but not in cluster2 (other DestinationRules name the host there: sample/helloworld in cluster2)"},
+				object: "DestinationRule sample/helloworld: spec.host", clusters: "cluster1,cluster2",
+				message: []string{"the waypoint applies the DestinationRule sample/helloworld in cluster1 but none in cluster2 (DestinationRules the waypoint does not read name the host there: sample/helloworld in cluster2, because its exportTo [other] does not reach namespace sample"},
 			}},
 		},
 		"a namespace in different modes": {

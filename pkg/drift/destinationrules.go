@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
+	"github.com/failover-webhook/failover-webhook/pkg/consolidate"
 	"github.com/failover-webhook/failover-webhook/pkg/policy"
 	"github.com/failover-webhook/failover-webhook/pkg/rules"
 	"github.com/failover-webhook/failover-webhook/pkg/validate"
@@ -24,6 +25,11 @@ type ruleIn struct {
 
 // destinationRules reports hosts whose DestinationRules declare a
 // failover policy in some cluster and differ, or are missing, in another.
+// For the host of a Kubernetes Service it compares what the Service's
+// waypoint applies in each cluster: the DestinationRules of the host merged
+// as Istio merges them (pkg/consolidate), whatever their names and however
+// many there are. Other hosts (wildcards, ServiceEntry hosts), whose
+// readers the comparison does not know, are compared rule by rule.
 func (c *comparison) destinationRules() {
 	byHost := map[string][]ruleIn{}
 	relevant := map[string]bool{}
@@ -34,11 +40,15 @@ func (c *comparison) destinationRules() {
 				continue
 			}
 			byHost[dr.Host] = append(byHost[dr.Host], ruleIn{i, dr})
-			relevant[dr.Host] = relevant[dr.Host] || dr.Spec != nil
+			relevant[dr.Host] = relevant[dr.Host] || dr.Failover
 		}
 	}
 	for _, host := range slices.Sorted(maps.Keys(byHost)) {
 		if !relevant[host] {
+			continue
+		}
+		if svc, ok := validate.ServiceOf(host, ""); ok {
+			c.mergedHost(host, svc)
 			continue
 		}
 		rules := byHost[host]
@@ -69,6 +79,102 @@ func (c *comparison) destinationRules() {
 }
 
 func ruleName(dr *DestinationRule) string { return dr.Namespace + "/" + dr.Name }
+
+// index returns the DestinationRules of cluster i merged as Istio merges
+// them, built on first use. Rules of every namespace take part, those the
+// comparison excludes too: Istio merges them all.
+func (c *comparison) index(i int) *consolidate.Index {
+	if c.indexes == nil {
+		c.indexes = make([]*consolidate.Index, len(c.snaps))
+	}
+	if c.indexes[i] == nil {
+		drs := c.snaps[i].DestinationRules
+		rs := make([]consolidate.Rule, 0, len(drs))
+		for _, dr := range drs {
+			if dr.Spec != nil {
+				rs = append(rs, consolidate.Rule{Namespace: dr.Namespace, Name: dr.Name, Created: dr.Created, Spec: dr.Spec})
+			}
+		}
+		c.indexes[i] = consolidate.DefaultMesh.Index(rs)
+	}
+	return c.indexes[i]
+}
+
+// mergedHost compares, between the clusters, what the waypoint of Service
+// svc applies to its host: the merged DestinationRule, or none.
+func (c *comparison) mergedHost(host string, svc types.NamespacedName) {
+	results := make([]consolidate.Result, len(c.snaps))
+	var present, missing []int
+	for i, s := range c.snaps {
+		proxyNS := svc.Namespace
+		if w, ok := EffectiveWaypoint(svc, s.Services[svc], s.Namespaces[svc.Namespace]); ok {
+			proxyNS = w.Namespace
+		}
+		results[i] = c.index(i).ForWaypoint(proxyNS, svc.Namespace, host)
+		if results[i].Spec != nil {
+			present = append(present, i)
+		} else {
+			missing = append(missing, i)
+		}
+	}
+	if len(present) == 0 {
+		// No waypoint applies any: the same everywhere.
+		return
+	}
+	head := results[present[0]].From[0]
+	finding := policy.Finding{Kind: policy.DestinationRuleKind, Namespace: head.Namespace, Name: head.Name}
+	applied := func(i int) string { return ruleNames(results[i].From) }
+	if len(missing) > 0 {
+		f := finding
+		f.Field = "spec.host"
+		var unread []string
+		for _, i := range missing {
+			for _, ig := range results[i].Ignored {
+				unread = append(unread, fmt.Sprintf("%s in %s, because %s", ig.Rule, c.snaps[i].Cluster, ig.Reason))
+			}
+		}
+		there := ""
+		if len(unread) > 0 {
+			there = " (DestinationRules the waypoint does not read name the host there: " + strings.Join(unread, "; ") + ")"
+		}
+		what := "the DestinationRule " + applied(present[0])
+		if differs(present, applied) || len(results[present[0]].From) > 1 {
+			what = "DestinationRules (" + c.describe(present, applied) + ")"
+		}
+		if there == "" {
+			f.Message = fmt.Sprintf("%s for host %s exists in %s but not in %s", what, host, c.list(present), c.list(missing))
+		} else {
+			f.Message = fmt.Sprintf("for host %s, the waypoint applies %s in %s but none in %s%s", host, what, c.list(present), c.list(missing), there)
+		}
+		f.Message += ": the waypoints there apply Istio's default failover and outlier detection to the host; apply the same DestinationRules in every cluster"
+		c.add(rules.RuleMissingInCluster, f, allIndexes(len(c.snaps)))
+	}
+	if len(present) < 2 {
+		return
+	}
+	ruleOf := map[int]*DestinationRule{}
+	for _, i := range present {
+		r := results[i]
+		merged := &DestinationRule{Namespace: r.From[0].Namespace, Name: r.From[0].Name, Spec: r.Spec, Failover: true}
+		for _, sub := range r.Spec.GetSubsets() {
+			merged.Subsets = append(merged.Subsets, sub.GetName())
+		}
+		ruleOf[i] = merged
+	}
+	note := ""
+	if differs(present, applied) {
+		note = " (the waypoints merge " + c.describe(present, applied) + ")"
+	}
+	c.compareEffective(finding, host+note, present, ruleOf)
+}
+
+func ruleNames(rs []consolidate.Rule) string {
+	out := make([]string, len(rs))
+	for i, r := range rs {
+		out[i] = r.String()
+	}
+	return strings.Join(out, " merged with ")
+}
 
 // compareRules compares the copies of one DestinationRule for host, as
 // rules holds them (at most one per cluster). others, when set, are all

@@ -11,6 +11,7 @@ package drift
 import (
 	"slices"
 	"strings"
+	"time"
 
 	networking "istio.io/api/networking/v1alpha3"
 	"k8s.io/apimachinery/pkg/types"
@@ -99,12 +100,18 @@ func DeploymentName(waypoint types.NamespacedName, service Labels) string {
 // DestinationRule is one DestinationRule of a cluster.
 type DestinationRule struct {
 	Namespace, Name string
+	// Created is its creationTimestamp, which orders Istio's merge of the
+	// DestinationRules of one host.
+	Created time.Time
 	// Host is spec.host resolved as Istio resolves it (ResolveHost).
 	Host string
-	// Spec is the spec when it declares a failover policy
-	// (validate.DeclaresFailoverPolicy); nil otherwise, when every scope
-	// has Istio's defaults.
+	// Spec is the spec: every rule takes part in Istio's merge, those
+	// without a failover policy too (their top-level policy can win).
 	Spec *networking.DestinationRule
+	// Failover says whether the spec declares a failover policy
+	// (validate.DeclaresFailoverPolicy); hosts that no such rule names
+	// are not compared.
+	Failover bool
 	// Subsets are the names of its subsets.
 	Subsets []string
 }

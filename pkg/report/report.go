@@ -61,6 +61,10 @@ type Summary struct {
 	// Warnings and Audited are the numbers of findings of those severities.
 	Warnings int `json:"warnings"`
 	Audited  int `json:"audited"`
+	// Merged is the number of failover settings left without outlier
+	// detection once Istio merges the DestinationRules of a host, though
+	// fine in their own rule (FW101 errors of pkg/merged).
+	Merged int `json:"merged,omitempty"`
 	// Mutated is the number of Services the webhook would change.
 	Mutated int `json:"mutated"`
 	// Fixed is the number of Services `webhook audit --fix` changed.
@@ -127,6 +131,9 @@ func (s Summary) String() string {
 	fmt.Fprintf(&b, "%s, %s: %d would be denied, %s, %s, %s would be mutated",
 		plural(s.Services, "Service"), plural(s.DestinationRules, "DestinationRule"), s.Denied,
 		plural(s.Warnings, "warning"), plural(s.Audited, "audit finding"), plural(s.Mutated, "Service"))
+	if s.Merged > 0 {
+		fmt.Fprintf(&b, ", %d broken by Istio's merge of several DestinationRules", s.Merged)
+	}
 	if s.Fixed > 0 {
 		fmt.Fprintf(&b, ", %d fixed", s.Fixed)
 	}

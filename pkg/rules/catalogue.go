@@ -3,6 +3,9 @@ package rules
 const (
 	deniedInEnforce = "denied at admission in mode `enforce`; an admission warning in `warn`; an audit annotation in `audit`; " +
 		"an error line in `webhook check` and `webhook audit` (exit 1) when the namespace is in `enforce`"
+	deniedInEnforceOrMerged = deniedInEnforce + "; also, in `webhook check` and `webhook audit`, for a setting fine in its own rule " +
+		"that loses its outlier detection once Istio merges the DestinationRules of its host (see FW112): an error (exit 1) " +
+		"in `enforce`, a warning in `warn`"
 	warningOnly  = "an admission warning (never a denial); a warning line in `webhook check` and `webhook audit`"
 	mutationOnly = "a `mutation` line in `webhook check` and `webhook audit`; at admission, the patch itself"
 	auditOnly    = "by `webhook audit` only (one cluster or several); a difference between clusters exits 1"
@@ -13,7 +16,7 @@ var Catalogue = []Rule{
 	{
 		ID:       FailoverWithoutOutlierDetection,
 		Title:    "locality failover without outlier detection",
-		Reported: deniedInEnforce,
+		Reported: deniedInEnforceOrMerged,
 		Why: "Istio applies `localityLbSetting.failoverPriority` and `failover` to a cluster's endpoints only when " +
 			"the cluster has outlier detection (pilot/pkg/networking/core/loadbalancer/loadbalancer.go): without it, " +
 			"no endpoint ever gets a lower priority and Envoy never fails over; Istio only warns. The check runs per " +
@@ -103,11 +106,15 @@ var Catalogue = []Rule{
 	{
 		ID:       RuleShadowed,
 		Title:    "another DestinationRule for the same host takes precedence",
-		Reported: "an admission warning; by `webhook audit`, a merged rule that violates FW101 is an error (exit 1), a rule whose policy Istio ignores a warning",
-		Why: "Istio merges the DestinationRules of one host (pilot/pkg/model/destination_rule.go `MergeTrafficPolicy`, " +
-			"push_context.go): rules with the same `exportTo` are ordered (workloadSelector first, then creation time, then " +
-			"name), the first rule's top-level traffic policy wins and later rules only add subsets of new names. A rule can " +
-			"be fine alone and broken after the merge, or have its failover silently dropped.",
+		Reported: "a warning line in `webhook check` and `webhook audit` (not at admission, which sees one rule at a time); the failover a merge breaks is FW101, an error",
+		Why: "Istio merges the DestinationRules of one host before a waypoint uses them (pilot/pkg/model/push_context.go " +
+			"`setDestinationRules`, destination_rule.go `mergeDestinationRule`): rules of one namespace with the same " +
+			"`exportTo` are ordered (workloadSelector first, then creation time, then name), the first rule's top-level " +
+			"trafficPolicy wins and later rules only add subsets of new names. The waypoint reads the rules of its own " +
+			"namespace first, then those the Service's namespace exports to it, then the root namespace's " +
+			"(`destinationRule`), the most specific host in each, and never a rule with a workloadSelector " +
+			"(sidecar.go `DestinationRule`, inbound). A rule can be fine alone and broken after the merge, or have its " +
+			"failover silently dropped; the finding names the rule that applies instead, and why.",
 		Fix: "keep one DestinationRule per host, or put the traffic policy in the rule that comes first.",
 	},
 	{

@@ -26,6 +26,7 @@ var cluster *controlplane.Cluster
 var seeds = []func(context.Context, *controlplane.Cluster) error{
 	seedAudit,
 	seedAgreement,
+	seedMerged,
 }
 
 func TestMain(m *testing.M) {

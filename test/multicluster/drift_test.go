@@ -147,6 +147,24 @@ func TestConsistentClustersReportNoDrift(t *testing.T) {
 `), "spec", "subsets")
 			},
 		},
+		// A waypoint applies the DestinationRules of a host merged (Istio's
+		// mergeDestinationRule): the guide's policy and a subset in one
+		// rule, or in two, are the same to it, whatever the rules' names.
+		"The guide's DestinationRule in one cluster and the same split in two in the other": {
+			namespace: "split-rules",
+			change: func(t *testing.T, s []*setup) {
+				set(t, s[0].rule, value(t, `[{name: v1, labels: {version: v1}}]`), "spec", "subsets")
+				subsets := object(t, `
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: helloworld-subsets, namespace: split-rules}
+spec:
+  host: helloworld.split-rules.svc.cluster.local
+  subsets: [{name: v1, labels: {version: v1}}]
+`)
+				s[1].extra = append(s[1].extra, subsets)
+			},
+		},
 		"The guide's setup, the same in three clusters": {namespace: "three-consistent", clusters: 3},
 	}
 	for name, tc := range tests {

@@ -59,11 +59,21 @@ func (p parsed) failure(s report.Summary) error {
 	case thresholdNone:
 		return nil
 	case thresholdWarning:
-		if n := s.Warnings + s.Audited; s.Denied == 0 && s.Drift == 0 && n > 0 {
+		if n := s.Warnings + s.Audited; s.Denied == 0 && s.Drift == 0 && s.Merged == 0 && n > 0 {
 			return fmt.Errorf("%s at or above --severity-threshold=warning", plural(n, "finding"))
 		}
 	}
-	return errors.Join(deniedError(s.Denied), driftError(s.Drift))
+	return errors.Join(deniedError(s.Denied), mergedError(s.Merged), driftError(s.Drift))
+}
+
+// mergedError is the outcome of a run that found failover settings that
+// Istio's merge of several DestinationRules leaves without outlier
+// detection, or nil.
+func mergedError(n int) error {
+	if n == 0 {
+		return nil
+	}
+	return fmt.Errorf("%s without outlier detection once Istio merges the DestinationRules of their host", plural(n, "failover setting"))
 }
 
 func plural(n int, noun string) string {
