@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"sigs.k8s.io/yaml"
 )
@@ -41,48 +42,95 @@ func generateCorpus(n int) []namedCase {
 	r := rand.New(rand.NewPCG(corpusSeed, 0))
 	out := make([]namedCase, 0, n)
 	for i := range n {
-		// The two spellings of the Service's host; "app.default" names no
-		// Kubernetes Service (ResolveShortnameToFQDN takes it as fully
-		// qualified), so the webhook judges it on conservative scopes and
-		// Istio applies it to nothing here.
-		spec := map[string]any{"host": pick(r, "app", "app", "app.default.svc.cluster.local")}
-		if tp := trafficPolicy(r, true); tp != nil {
-			spec["trafficPolicy"] = tp
-		}
-		if k := r.IntN(4); k > 0 {
-			var subsets []any
-			names := r.Perm(4)[:k]
-			for _, j := range names {
-				s := map[string]any{"name": []string{"v1", "v2", "http", "tcp"}[j], "labels": map[string]any{"app": "app"}}
-				if r.IntN(3) > 0 {
-					if tp := trafficPolicy(r, true); tp != nil {
-						s["trafficPolicy"] = tp
-					}
-				}
-				subsets = append(subsets, s)
-			}
-			spec["subsets"] = subsets
-		}
-		switch r.IntN(8) {
-		case 0:
-			spec["exportTo"] = []any{"."}
-		case 1:
-			spec["exportTo"] = []any{"*"}
-		case 2:
-			spec["exportTo"] = []any{"default"}
-		}
-		if r.IntN(12) == 0 {
-			// Istio refuses a selector rule exported beyond its namespace.
-			if spec["exportTo"] != nil {
-				spec["exportTo"] = []any{"."}
-			}
-			// A selector of the waypoint's pods, as Istio labels them.
-			spec["workloadSelector"] = map[string]any{"matchLabels": map[string]any{"gateway.istio.io/managed": "istio.io-mesh-controller"}}
-		}
+		spec := generatedSpec(r)
 		rule := ruleYAML(fmt.Sprintf("gen-%03d", i), spec)
 		out = append(out, namedCase{
 			name:      fmt.Sprintf("generated rule %03d", i),
 			istioCase: istioCase{ports: servicePortSets[r.IntN(len(servicePortSets))], rules: []string{rule}},
+		})
+	}
+	return out
+}
+
+// generatedSpec is one generated DestinationRule spec for host app.
+func generatedSpec(r *rand.Rand) map[string]any {
+	// The two spellings of the Service's host; "app.default" names no
+	// Kubernetes Service (ResolveShortnameToFQDN takes it as fully
+	// qualified), so the webhook judges it on conservative scopes and
+	// Istio applies it to nothing here.
+	spec := map[string]any{"host": pick(r, "app", "app", "app.default.svc.cluster.local")}
+	if tp := trafficPolicy(r, true); tp != nil {
+		spec["trafficPolicy"] = tp
+	}
+	if k := r.IntN(4); k > 0 {
+		var subsets []any
+		names := r.Perm(4)[:k]
+		for _, j := range names {
+			s := map[string]any{"name": []string{"v1", "v2", "http", "tcp"}[j], "labels": map[string]any{"app": "app"}}
+			if r.IntN(3) > 0 {
+				if tp := trafficPolicy(r, true); tp != nil {
+					s["trafficPolicy"] = tp
+				}
+			}
+			subsets = append(subsets, s)
+		}
+		spec["subsets"] = subsets
+	}
+	switch r.IntN(8) {
+	case 0:
+		spec["exportTo"] = []any{"."}
+	case 1:
+		spec["exportTo"] = []any{"*"}
+	case 2:
+		spec["exportTo"] = []any{"default"}
+	}
+	if r.IntN(12) == 0 {
+		// Istio refuses a selector rule exported beyond its namespace.
+		if spec["exportTo"] != nil {
+			spec["exportTo"] = []any{"."}
+		}
+		// A selector of the waypoint's pods, as Istio labels them.
+		spec["workloadSelector"] = map[string]any{"matchLabels": map[string]any{"gateway.istio.io/managed": "istio.io-mesh-controller"}}
+	}
+	return spec
+}
+
+// generatedPairs is how many pairs of rules for the host the generator writes.
+const generatedPairs = 100
+
+// generatePairs returns n cases of two rules for host app in namespace
+// default, as Istio merges them for one waypoint: the same host in either
+// spelling, the same or different exportTo, a workloadSelector of the
+// waypoint's pods on one of them or neither, and either created first.
+func generatePairs(n int) []namedCase {
+	r := rand.New(rand.NewPCG(corpusSeed, 1))
+	out := make([]namedCase, 0, n)
+	for i := range n {
+		specs := [2]map[string]any{generatedSpec(r), generatedSpec(r)}
+		for _, spec := range specs {
+			delete(spec, "workloadSelector")
+			if r.IntN(2) == 0 {
+				delete(spec, "exportTo") // same exportTo more often
+			}
+		}
+		if k := r.IntN(4); k < 2 {
+			if specs[k]["exportTo"] != nil {
+				specs[k]["exportTo"] = []any{"."}
+			}
+			specs[k]["workloadSelector"] = map[string]any{"matchLabels": map[string]any{"gateway.istio.io/managed": "istio.io-mesh-controller"}}
+		}
+		first := r.IntN(2)
+		var rules []string
+		for j, spec := range specs {
+			created := worldCreated.Add(time.Second)
+			if j != first {
+				created = created.Add(time.Second)
+			}
+			rules = append(rules, ruleYAMLCreated(fmt.Sprintf("pair-%03d-%c", i, 'a'+j), spec, created))
+		}
+		out = append(out, namedCase{
+			name:      fmt.Sprintf("generated pair %03d", i),
+			istioCase: istioCase{ports: servicePortSets[r.IntN(len(servicePortSets))], rules: rules},
 		})
 	}
 	return out
@@ -163,10 +211,20 @@ func outlierDetection(r *rand.Rand) map[string]any {
 func pick[T any](r *rand.Rand, options ...T) T { return options[r.IntN(len(options))] }
 
 func ruleYAML(name string, spec map[string]any) string {
+	return ruleYAMLCreated(name, spec, time.Time{})
+}
+
+// ruleYAMLCreated is ruleYAML with a creation time, which orders the rules
+// of a host when Istio merges them; zero leaves it to the world's.
+func ruleYAMLCreated(name string, spec map[string]any, created time.Time) string {
+	meta := map[string]any{"name": name, "namespace": "default"}
+	if !created.IsZero() {
+		meta["creationTimestamp"] = created.Format(time.RFC3339)
+	}
 	out, err := yaml.Marshal(map[string]any{
 		"apiVersion": "networking.istio.io/v1",
 		"kind":       "DestinationRule",
-		"metadata":   map[string]any{"name": name, "namespace": "default"},
+		"metadata":   meta,
 		"spec":       spec,
 	})
 	if err != nil {

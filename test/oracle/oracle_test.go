@@ -1,9 +1,12 @@
 package oracle
 
 import (
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
+	networking "istio.io/api/networking/v1alpha3"
 	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -11,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"sigs.k8s.io/yaml"
 
+	"github.com/failover-webhook/failover-webhook/pkg/consolidate"
 	"github.com/failover-webhook/failover-webhook/pkg/validate"
 )
 
@@ -20,10 +24,6 @@ import (
 // Kubernetes Service its host names has the case's ports.
 func webhookVerdict(t *testing.T, c istioCase) (bool, string) {
 	t.Helper()
-	var dr networkingv1.DestinationRule
-	if err := yaml.Unmarshal([]byte(c.rules[0]), &dr); err != nil {
-		t.Fatalf("decoding %q: %v", c.rules[0], err)
-	}
 	svc := kubernetesService(c.ports)
 	lookup := func(key types.NamespacedName) *corev1.Service {
 		if key.Namespace == svc.Namespace && key.Name == svc.Name {
@@ -31,15 +31,40 @@ func webhookVerdict(t *testing.T, c istioCase) (bool, string) {
 		}
 		return nil
 	}
-	f := validate.EvaluateFor(&dr.Spec, field.NewPath("spec"), validate.TargetOf(&dr.Spec, "default", lookup))
+	spec, judged := singleOrMerged(t, c.rules)
+	if spec == nil {
+		return false, "no rule applies to the waypoint (" + judged + ")"
+	}
+	f := validate.EvaluateFor(spec, field.NewPath("spec"), validate.TargetOf(spec, "default", lookup))
 	if len(f.Violations) == 0 {
-		return false, "no violation"
+		return false, "no violation of " + judged
 	}
 	var msgs []string
 	for _, v := range f.Violations {
 		msgs = append(msgs, v.String())
 	}
-	return true, strings.Join(msgs, "; ")
+	return true, judged + ": " + strings.Join(msgs, "; ")
+}
+
+// singleOrMerged is the spec the webhook judges: a single rule as it is
+// admitted; several rules for the host as pkg/consolidate merges them for
+// the waypoint in namespace default (nil when none applies), with what was
+// judged in words.
+func singleOrMerged(t *testing.T, rules []string) (*networking.DestinationRule, string) {
+	t.Helper()
+	var all []consolidate.Rule
+	for _, r := range rules {
+		var dr networkingv1.DestinationRule
+		if err := yaml.Unmarshal([]byte(r), &dr); err != nil {
+			t.Fatalf("decoding %q: %v", r, err)
+		}
+		all = append(all, consolidate.Rule{Namespace: dr.Namespace, Name: dr.Name, Created: dr.CreationTimestamp.Time, Spec: &dr.Spec})
+	}
+	if len(all) == 1 {
+		return all[0].Spec, "the rule"
+	}
+	res := consolidate.ForWaypoint("default", "default", appHost, all)
+	return res.Spec, fmt.Sprintf("the merge of %v", res.From)
 }
 
 // kubernetesService is the host as the webhook reads it: the Kubernetes
@@ -60,7 +85,8 @@ func TestWebhookAgreesWithIstio(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	corpus := append(table, generateCorpus(generatedCases)...)
+	generated, pairs := generateCorpus(generatedCases), generatePairs(generatedPairs)
+	corpus := slices.Concat(table, generated, pairs)
 	disagreements := 0
 	for _, c := range corpus {
 		t.Run(c.name, func(t *testing.T) {
@@ -78,5 +104,5 @@ func TestWebhookAgreesWithIstio(t *testing.T) {
 			}
 		})
 	}
-	t.Logf("corpus: %d cases (%d from the decision tables, %d generated), %d disagreements", len(corpus), len(table), len(corpus)-len(table), disagreements)
+	t.Logf("corpus: %d cases (%d from the decision tables, %d generated rules, %d generated pairs), %d disagreements", len(corpus), len(table), len(generated), len(pairs), disagreements)
 }
