@@ -2,9 +2,13 @@ package oracle
 
 import (
 	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -233,6 +237,10 @@ func ruleYAMLCreated(name string, spec map[string]any, created time.Time) string
 	return string(out)
 }
 
+// tablePorts are the ports of the Service the rules of the decision tables
+// are judged for: HTTP, TCP, gRPC, and ports the tables name.
+var tablePorts = []servicePort{{"http", 80}, {"tcp-db", 90}, {"http-alt", 5000}, {"grpc", 9090}, {"http-8080", 8080}}
+
 // decisionTableCases are the DestinationRules of the agreement corpus the
 // webhook's other tests share, moved into namespace default with their host
 // renamed to app, each judged for a Service with an HTTP and a TCP port.
@@ -260,7 +268,7 @@ func decisionTableCases() ([]namedCase, error) {
 		inWorld(spec)
 		out = append(out, namedCase{
 			name:      fmt.Sprintf("decision table %s/%s", meta["namespace"], meta["name"]),
-			istioCase: istioCase{ports: []servicePort{{"http", 80}, {"tcp-db", 90}, {"http-alt", 5000}, {"grpc", 9090}, {"http-8080", 8080}}, rules: []string{ruleYAML(fmt.Sprint(meta["name"]), spec)}},
+			istioCase: istioCase{ports: tablePorts, rules: []string{ruleYAML(fmt.Sprint(meta["name"]), spec)}},
 		})
 	}
 	return out, nil
@@ -299,4 +307,98 @@ func inWorld(spec map[string]any) {
 		}
 	}
 	walk(spec)
+}
+
+// validateTableCases are the DestinationRule specs of pkg/validate's
+// decision tables (each `spec:` field of a test table whose value is a
+// string constant, read from the test sources so that a row added there is
+// judged here too), with their host renamed to app and moved into the
+// oracle's world (inWorld), each judged for the same Service as the
+// agreement corpus's rules.
+func validateTableCases() ([]namedCase, error) {
+	dir := filepath.Join("..", "..", "pkg", "validate")
+	names, err := filepath.Glob(filepath.Join(dir, "*_test.go"))
+	if err != nil {
+		return nil, err
+	}
+	fset := token.NewFileSet()
+	var files []*ast.File
+	consts := map[string]ast.Expr{}
+	for _, n := range names {
+		f, err := parser.ParseFile(fset, n, nil, 0)
+		if err != nil {
+			return nil, err
+		}
+		files = append(files, f)
+		for _, d := range f.Decls {
+			if g, ok := d.(*ast.GenDecl); ok && g.Tok == token.CONST {
+				for _, spec := range g.Specs {
+					vs := spec.(*ast.ValueSpec)
+					for i, name := range vs.Names {
+						if i < len(vs.Values) {
+							consts[name.Name] = vs.Values[i]
+						}
+					}
+				}
+			}
+		}
+	}
+	var out []namedCase
+	for _, f := range files {
+		ast.Inspect(f, func(n ast.Node) bool {
+			kv, ok := n.(*ast.KeyValueExpr)
+			if !ok {
+				return true
+			}
+			if key, ok := kv.Key.(*ast.Ident); !ok || key.Name != "spec" {
+				return true
+			}
+			src, ok := stringValue(kv.Value, consts)
+			if !ok {
+				return true
+			}
+			var spec map[string]any
+			if err := yaml.Unmarshal([]byte(src), &spec); err != nil || spec == nil {
+				return true // a row about undecodable input
+			}
+			spec["host"] = "app"
+			inWorld(spec)
+			pos := fset.Position(kv.Pos())
+			out = append(out, namedCase{
+				name:      fmt.Sprintf("pkg/validate table %s:%d", filepath.Base(pos.Filename), pos.Line),
+				istioCase: istioCase{ports: tablePorts, rules: []string{ruleYAML(fmt.Sprintf("table-%d", len(out)), spec)}},
+			})
+			return true
+		})
+	}
+	if len(out) < 20 {
+		return nil, fmt.Errorf("found only %d DestinationRule specs in %s's test tables; has the table format changed?", len(out), dir)
+	}
+	return out, nil
+}
+
+// stringValue evaluates a string constant expression: literals, constants
+// of the package and their concatenations.
+func stringValue(e ast.Expr, consts map[string]ast.Expr) (string, bool) {
+	switch e := e.(type) {
+	case *ast.BasicLit:
+		if e.Kind != token.STRING {
+			return "", false
+		}
+		s, err := strconv.Unquote(e.Value)
+		return s, err == nil
+	case *ast.Ident:
+		if c, ok := consts[e.Name]; ok {
+			return stringValue(c, consts)
+		}
+	case *ast.ParenExpr:
+		return stringValue(e.X, consts)
+	case *ast.BinaryExpr:
+		if e.Op == token.ADD {
+			x, okX := stringValue(e.X, consts)
+			y, okY := stringValue(e.Y, consts)
+			return x + y, okX && okY
+		}
+	}
+	return "", false
 }
