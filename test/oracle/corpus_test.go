@@ -283,6 +283,7 @@ func decisionTableCases() ([]namedCase, error) {
 // is the same for every endpoint of a one-cluster world, so Istio would
 // rightly give them all priority 0).
 func inWorld(spec map[string]any) {
+	camelCase(spec)
 	subsets, _ := spec["subsets"].([]any)
 	for _, s := range subsets {
 		if subset, ok := s.(map[string]any); ok {
@@ -401,4 +402,29 @@ func stringValue(e ast.Expr, consts map[string]ast.Expr) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// camelCase renames the snake_case field names of a spec (which Istio's
+// decoder accepts as well) to camelCase, so that the oracle's rewrites
+// find them; label keys are left alone.
+func camelCase(v any) {
+	switch v := v.(type) {
+	case map[string]any:
+		for k, child := range v {
+			if k != "labels" && k != "matchLabels" && k != "match_labels" {
+				camelCase(child)
+			}
+			if parts := strings.Split(k, "_"); len(parts) > 1 {
+				for i := 1; i < len(parts); i++ {
+					parts[i] = strings.ToUpper(parts[i][:1]) + parts[i][1:]
+				}
+				delete(v, k)
+				v[strings.Join(parts, "")] = child
+			}
+		}
+	case []any:
+		for _, child := range v {
+			camelCase(child)
+		}
+	}
 }

@@ -345,12 +345,14 @@ func withOutlierDetectionEverywhere(t *testing.T, rule string) string {
 		if _, ok := policy["outlierDetection"]; !ok {
 			policy["outlierDetection"] = map[string]any{}
 		}
+		withoutDefaultFailover(policy)
 		entries, _ := policy["portLevelSettings"].([]any)
 		for _, e := range entries {
 			if entry, ok := e.(map[string]any); ok {
 				if _, ok := entry["outlierDetection"]; !ok {
 					entry["outlierDetection"] = map[string]any{}
 				}
+				withoutDefaultFailover(entry)
 			}
 		}
 		return policy
@@ -369,4 +371,24 @@ func withOutlierDetectionEverywhere(t *testing.T, rule string) string {
 		t.Fatal(err)
 	}
 	return string(out)
+}
+
+// withoutDefaultFailover turns off a localityLbSetting of policy that
+// declares no failover, failoverPriority or distribute: with outlier
+// detection Istio would give its endpoints its default failover by
+// locality (ApplyLocalityLoadBalancer, applyLocalityFailover), which the
+// rule never asked for, as the world's mesh config turns it off for rules
+// without a localityLbSetting.
+func withoutDefaultFailover(policy map[string]any) {
+	lb, _ := policy["loadBalancer"].(map[string]any)
+	loc, _ := lb["localityLbSetting"].(map[string]any)
+	if loc == nil {
+		return
+	}
+	for _, k := range []string{"failover", "failoverPriority", "distribute"} {
+		if list, _ := loc[k].([]any); len(list) > 0 {
+			return
+		}
+	}
+	loc["enabled"] = false
 }
