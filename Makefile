@@ -91,7 +91,7 @@ rules-doc: ## Regenerate docs/rules.md from the rule catalogue in pkg/rules.
 # Istio's control plane (about 4 minutes on 2 cores); the corpus then runs in
 # about a minute and a half.
 .PHONY: test-oracle
-test-oracle: ## Judge a corpus of DestinationRules (the agreement corpus, 320 generated rules, 100 generated pairs) by the webhook and by Istio's own config generator for a waypoint (test/oracle); part of make test.
+test-oracle: ## Judge a corpus of DestinationRules (the agreement corpus, pkg/validate's decision tables, 320 generated rules, 100 generated pairs) by the webhook and by Istio's own config generator for a waypoint (test/oracle); part of make test.
 	cd test/oracle && go test $(GO_TEST_FLAGS) ./...
 
 .PHONY: chart
