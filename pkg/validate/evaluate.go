@@ -8,8 +8,10 @@ import (
 	"slices"
 
 	networking "istio.io/api/networking/v1alpha3"
+	apitype "istio.io/api/type/v1beta1"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
+	"github.com/failover-webhook/failover-webhook/pkg/keys"
 	"github.com/failover-webhook/failover-webhook/pkg/rules"
 	"github.com/failover-webhook/failover-webhook/pkg/verdict"
 )
@@ -48,6 +50,17 @@ func EvaluateFor(spec *networking.DestinationRule, specPath *field.Path, t Targe
 		}
 	}
 
+	// A rule whose workloadSelector selects a waypoint's pods reaches that
+	// waypoint only through its endpoints: the waypoint builds its
+	// clusters, and their outlier detection, from the rule without a
+	// selector (buildWaypointInboundVIP reads SidecarScope.DestinationRule
+	// for inbound traffic, which ignores selector rules), while its
+	// endpoints take their load balancing, and failover priorities, from
+	// the selector rule that matches it (NewEndpointBuilder reads it for
+	// outbound traffic, which honours the selector). So only the clusters
+	// without a subset exist, and none has this rule's outlier detection.
+	forWaypoint := selectsWaypoint(spec.GetWorkloadSelector())
+
 	scopes := (len(subsets) + 1) * len(ports)
 	switch active, declared := declaresFailover(top, subs); {
 	case !declared:
@@ -59,6 +72,9 @@ func EvaluateFor(spec *networking.DestinationRule, specPath *field.Path, t Targe
 		}
 	default:
 		for i := -1; i < len(subsets); i++ {
+			if i >= 0 && forWaypoint {
+				break // the waypoint builds no cluster for this rule's subsets
+			}
 			var subset *networking.Subset
 			sub := &policyLevels{} // traffic without a subset: nothing overrides the top level
 			if i >= 0 {
@@ -67,6 +83,9 @@ func EvaluateFor(spec *networking.DestinationRule, specPath *field.Path, t Targe
 			anyPort := resolve(&top, sub, AnyPort)
 			for _, port := range ports {
 				eff := resolvePort(&top, sub, port.Number, anyPort)
+				if forWaypoint {
+					eff.outlierDetection, eff.inheritedOutlier = setting[networking.OutlierDetection]{}, ""
+				}
 				s := scope{subset: subset, port: port.Number, anyPort: t.Service == nil && len(ports) == 1}
 				if i >= 0 {
 					e.evaluateScope(s, eff)
@@ -94,6 +113,11 @@ func EvaluateFor(spec *networking.DestinationRule, specPath *field.Path, t Targe
 	e.warnDroppedFailover(spec, specPath)
 	e.warnObjectAlone(spec, specPath, t.Namespace)
 	out := e.findings(specPath)
+	if forWaypoint {
+		for i := range out.Violations {
+			out.Violations[i].Message += " (the workloadSelector selects a waypoint's pods: the waypoint takes its endpoint priorities from this rule but builds its clusters, and their outlier detection, only from a rule without a workloadSelector; put failover and outlier detection there)"
+		}
+	}
 	if t.Service == nil && t.ServiceKey.Name != "" {
 		// The scopes were the conservative ones; say so where it matters.
 		for i := range out.Violations {
@@ -229,4 +253,14 @@ func hasActiveFailover(lb setting[networking.LoadBalancerSettings]) bool {
 		}
 	}
 	return false
+}
+
+// selectsWaypoint reports a workloadSelector that selects the pods of a
+// waypoint: Istio labels them gateway.istio.io/managed=istio.io-mesh-controller
+// (manifests/charts/istio-control/istio-discovery/files/waypoint.yaml), and
+// no other workload. A selector naming only a Gateway's name may select an
+// ingress gateway, which applies a selector rule like a sidecar does, so it
+// is judged as usual.
+func selectsWaypoint(s *apitype.WorkloadSelector) bool {
+	return s.GetMatchLabels()[keys.GatewayManaged] == keys.ManagedByWaypointController
 }

@@ -797,6 +797,63 @@ subsets:
 			scopes:     []string{`traffic without a subset port 90 (whose "tcp" cluster`},
 			warnings:   []string{"spec.subsets[0].name"},
 		},
+		"a rule selecting a waypoint's pods violates with outlier detection: the waypoint takes its priorities but not its outlier detection": {
+			spec: `
+host: a
+workloadSelector: {matchLabels: {gateway.istio.io/managed: istio.io-mesh-controller}}
+trafficPolicy:
+  outlierDetection: {consecutive5xxErrors: 1}
+  loadBalancer:
+    localityLbSetting: {failoverPriority: [topology.istio.io/cluster]}
+`,
+			target:     Target{Namespace: "prod", Service: svc(http80)},
+			violations: []string{"spec.trafficPolicy.loadBalancer.localityLbSetting.failoverPriority"},
+			scopes:     []string{"traffic without a subset port 80", "the workloadSelector selects a waypoint's pods"},
+			warnings:   []string{"spec.workloadSelector"},
+		},
+		"a rule selecting a waypoint's pods with failover only in a subset is allowed: the waypoint builds no cluster for its subsets": {
+			spec: `
+host: a
+workloadSelector: {matchLabels: {gateway.istio.io/managed: istio.io-mesh-controller}}
+subsets:
+- name: v1
+  trafficPolicy:
+    loadBalancer:
+      localityLbSetting: {failoverPriority: [topology.istio.io/cluster]}
+`,
+			target:   Target{Namespace: "prod", Service: svc(http80)},
+			warnings: []string{"spec.workloadSelector"},
+		},
+		"a rule selecting a waypoint's pods violates through a subset named http, whose load balancer the waypoint's http cluster takes": {
+			spec: `
+host: a
+workloadSelector: {matchLabels: {gateway.istio.io/managed: istio.io-mesh-controller}}
+trafficPolicy:
+  outlierDetection: {}
+subsets:
+- name: http
+  trafficPolicy:
+    outlierDetection: {}
+    loadBalancer:
+      localityLbSetting: {failoverPriority: [topology.istio.io/cluster]}
+`,
+			target:     Target{Namespace: "prod", Service: svc(http80, tcp90)},
+			violations: []string{"spec.subsets[0].trafficPolicy.loadBalancer.localityLbSetting.failoverPriority"},
+			scopes:     []string{`"http" cluster takes its load balancing from subset "http"`},
+			warnings:   []string{"spec.workloadSelector", "spec.subsets[0].name"},
+		},
+		"a rule selecting pods by a Gateway's name alone is judged as usual: it may select an ingress gateway": {
+			spec: `
+host: a
+workloadSelector: {matchLabels: {gateway.networking.k8s.io/gateway-name: waypoint}}
+trafficPolicy:
+  outlierDetection: {}
+  loadBalancer:
+    localityLbSetting: {failoverPriority: [topology.istio.io/cluster]}
+`,
+			target:   Target{Namespace: "prod", Service: svc(http80)},
+			warnings: []string{"spec.workloadSelector"},
+		},
 		"exportTo that hides the rule from its own namespace is warned": {
 			spec: `
 host: a

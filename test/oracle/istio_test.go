@@ -5,11 +5,13 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	cluster "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 	networking "istio.io/api/networking/v1alpha3"
+	"istio.io/istio/pilot/pkg/config/kube/crd"
 	"istio.io/istio/pilot/pkg/features"
 	"istio.io/istio/pilot/pkg/model"
 	"istio.io/istio/pilot/test/xds"
@@ -118,6 +120,20 @@ spec:
   labels: {app: app, tier: a}
 `
 
+func init() {
+	// Ambient is off unless PILOT_ENABLE_AMBIENT is set when Istio's
+	// features package initializes; without it the fake discovery server
+	// builds no ambient index, so no Service is bound to the waypoint and
+	// the waypoint gets no inbound-vip clusters. Istio's own waypoint tests
+	// switch it on the same way, once for the whole test binary
+	// (pilot/pkg/xds/workload_test.go, init), because setting it per test
+	// races with controllers still running after a test ends.
+	features.EnableAmbient = true
+}
+
+// worldEndpoints is how many endpoints of the Service world holds.
+const worldEndpoints = 4
+
 // waypointLabels are the waypoint's own labels, which a DestinationRule's
 // workloadSelector can match.
 var waypointLabels = map[string]string{
@@ -219,6 +235,12 @@ type generated struct {
 
 const appHost = "app.default.svc.cluster.local"
 
+// domainSuffix is the fake discovery server's cluster domain.
+const domainSuffix = "cluster.local"
+
+// worldCreated is the creation time of every object that does not set one.
+var worldCreated = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
 func generate(t *testing.T, ports []servicePort, rules []string) generated {
 	t.Helper()
 	mc := mesh.DefaultMeshConfig()
@@ -229,8 +251,23 @@ func generate(t *testing.T, ports []servicePort, rules []string) generated {
 	objects := strings.Join(append([]string{world, serviceYAML(ports)}, rules...), "\n---\n")
 	test.SetForTest(t, &features.EnableDualStack, true)
 	test.SetForTest(t, &features.EnableIngressWaypointRouting, true)
+	configs, _, err := crd.ParseInputs(objects)
+	if err != nil {
+		t.Fatalf("Istio refuses the configuration: %v", err)
+	}
+	for i := range configs {
+		// Istio's Kubernetes config client gives every object the
+		// cluster's domain (crdclient/client.go, TranslateObject), which
+		// a short host needs to resolve to the Service
+		// (ResolveShortnameToFQDN); the fake's own parsing of a config
+		// string leaves it empty, so "app" would name app.default.
+		configs[i].Domain = domainSuffix
+		if configs[i].CreationTimestamp.IsZero() {
+			configs[i].CreationTimestamp = worldCreated
+		}
+	}
 	d := xds.NewFakeDiscoveryServer(t, xds.FakeOptions{
-		ConfigString:           objects,
+		Configs:                configs,
 		KubernetesObjectString: objects,
 		MeshConfig:             mc,
 	})
@@ -253,17 +290,31 @@ func generate(t *testing.T, ports []servicePort, rules []string) generated {
 		for _, cl := range all {
 			names = append(names, cl.GetName())
 		}
-		t.Logf("no waypoint cluster for %s among %v", appHost, names)
+		// An empty result must never pass as "no violation".
+		t.Fatalf("Istio built no waypoint cluster for %s; the waypoint got %v", appHost, names)
 	}
 	for _, cla := range d.Endpoints(proxy) {
 		if _, ok := out.clusters[cla.GetClusterName()]; !ok {
 			continue
 		}
 		var prio []uint32
+		endpoints := 0
 		for _, e := range cla.GetEndpoints() {
 			prio = append(prio, e.GetPriority())
+			endpoints += len(e.GetLbEndpoints())
+		}
+		if endpoints == 0 || endpoints > worldEndpoints {
+			// Priorities can only show among endpoints: every cluster
+			// must reach the world's (subsets select app: app), all of
+			// them but those of a locality a distribute weighs 0.
+			t.Fatalf("Istio gave waypoint cluster %s %d endpoints, want the world's %d", cla.GetClusterName(), endpoints, worldEndpoints)
 		}
 		out.endpoints[cla.GetClusterName()] = prio
+	}
+	for name := range out.clusters {
+		if _, ok := out.endpoints[name]; !ok {
+			t.Fatalf("Istio gave waypoint cluster %s no load assignment", name)
+		}
 	}
 	return out
 }
@@ -294,12 +345,14 @@ func withOutlierDetectionEverywhere(t *testing.T, rule string) string {
 		if _, ok := policy["outlierDetection"]; !ok {
 			policy["outlierDetection"] = map[string]any{}
 		}
+		withoutDefaultFailover(policy)
 		entries, _ := policy["portLevelSettings"].([]any)
 		for _, e := range entries {
 			if entry, ok := e.(map[string]any); ok {
 				if _, ok := entry["outlierDetection"]; !ok {
 					entry["outlierDetection"] = map[string]any{}
 				}
+				withoutDefaultFailover(entry)
 			}
 		}
 		return policy
@@ -318,4 +371,24 @@ func withOutlierDetectionEverywhere(t *testing.T, rule string) string {
 		t.Fatal(err)
 	}
 	return string(out)
+}
+
+// withoutDefaultFailover turns off a localityLbSetting of policy that
+// declares no failover, failoverPriority or distribute: with outlier
+// detection Istio would give its endpoints its default failover by
+// locality (ApplyLocalityLoadBalancer, applyLocalityFailover), which the
+// rule never asked for, as the world's mesh config turns it off for rules
+// without a localityLbSetting.
+func withoutDefaultFailover(policy map[string]any) {
+	lb, _ := policy["loadBalancer"].(map[string]any)
+	loc, _ := lb["localityLbSetting"].(map[string]any)
+	if loc == nil {
+		return
+	}
+	for _, k := range []string{"failover", "failoverPriority", "distribute"} {
+		if list, _ := loc[k].([]any); len(list) > 0 {
+			return
+		}
+	}
+	loc["enabled"] = false
 }
