@@ -172,8 +172,6 @@ func pointAt(cc *admissionregistrationv1.WebhookClientConfig, addr string) error
 	return nil
 }
 
-func ptr[T any](v T) *T { return &v }
-
 // use installs the configurations of variant, removes the others', and
 // returns once the API server applies exactly those.
 func (s *admissionSetup) use(ctx context.Context, variant string) error {
