@@ -112,6 +112,14 @@ func (a *auditor) snapshot(ctx context.Context) error {
 	for name, labels := range a.evaluator.Namespaces.Labels {
 		s.Namespaces[name] = drift.Relevant(labels)
 	}
+	return a.eachServiceMetadata(ctx, func(svc *metav1.PartialObjectMetadata) {
+		s.Services[types.NamespacedName{Namespace: svc.Namespace, Name: svc.Name}] = drift.Relevant(svc.Labels)
+	})
+}
+
+// eachServiceMetadata calls fn with the metadata of every audited Service,
+// a page at a time.
+func (a *auditor) eachServiceMetadata(ctx context.Context, fn func(*metav1.PartialObjectMetadata)) error {
 	newList := func() *metav1.PartialObjectMetadataList {
 		l := &metav1.PartialObjectMetadataList{}
 		l.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("ServiceList"))
@@ -119,8 +127,8 @@ func (a *auditor) snapshot(ctx context.Context) error {
 	}
 	for _, scope := range a.scopes() {
 		err := eachPage(ctx, a.c, newList, scope, a.opts.ChunkSize, func(l *metav1.PartialObjectMetadataList) error {
-			for _, svc := range l.Items {
-				s.Services[types.NamespacedName{Namespace: svc.Namespace, Name: svc.Name}] = drift.Relevant(svc.Labels)
+			for i := range l.Items {
+				fn(&l.Items[i])
 			}
 			return nil
 		})

@@ -54,30 +54,16 @@ func (a *auditor) useWaypoint(svc types.NamespacedName, labels map[string]string
 // those that use a waypoint without being opted in or global.
 func (a *auditor) localServices(ctx context.Context) error {
 	a.use.local = map[types.NamespacedName][]types.NamespacedName{}
-	newList := func() *metav1.PartialObjectMetadataList {
-		l := &metav1.PartialObjectMetadataList{}
-		l.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("ServiceList"))
-		return l
-	}
-	for _, scope := range a.scopes() {
-		err := eachPage(ctx, a.c, newList, scope, a.opts.ChunkSize, func(l *metav1.PartialObjectMetadataList) error {
-			for _, svc := range l.Items {
-				if svc.Labels[keys.Trigger] == keys.TriggerValue || svc.Labels[keys.Global] == keys.GlobalValue ||
-					a.evaluator.Namespaces.IsExcluded(svc.Namespace) {
-					continue
-				}
-				key := types.NamespacedName{Namespace: svc.Namespace, Name: svc.Name}
-				if w, ok := drift.EffectiveWaypoint(key, drift.Relevant(svc.Labels), drift.Relevant(a.evaluator.Namespaces.LabelsOf(svc.Namespace))); ok {
-					a.use.local[w] = append(a.use.local[w], key)
-				}
-			}
-			return nil
-		})
-		if err != nil {
-			return fmt.Errorf("listing Services: %w", err)
+	return a.eachServiceMetadata(ctx, func(svc *metav1.PartialObjectMetadata) {
+		if svc.Labels[keys.Trigger] == keys.TriggerValue || svc.Labels[keys.Global] == keys.GlobalValue ||
+			a.evaluator.Namespaces.IsExcluded(svc.Namespace) {
+			return
 		}
-	}
-	return nil
+		key := types.NamespacedName{Namespace: svc.Namespace, Name: svc.Name}
+		if w, ok := drift.EffectiveWaypoint(key, drift.Relevant(svc.Labels), drift.Relevant(a.evaluator.Namespaces.LabelsOf(svc.Namespace))); ok {
+			a.use.local[w] = append(a.use.local[w], key)
+		}
+	})
 }
 
 // checkWaypoints reports, for one cluster, the waypoints the opted-in

@@ -2,18 +2,15 @@ package native_test
 
 import (
 	"fmt"
-	"go/ast"
-	"go/parser"
-	"go/token"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 
 	"sigs.k8s.io/yaml"
 
 	"github.com/failover-webhook/failover-webhook/test/controlplane"
+	"github.com/failover-webhook/failover-webhook/test/tables"
 )
 
 // drCase is one DestinationRule spec of the corpus.
@@ -31,87 +28,15 @@ func decisionTableSpecs() ([]drCase, error) {
 	if err != nil {
 		return nil, err
 	}
-	dir := filepath.Join(root, "pkg", "validate")
-	fset := token.NewFileSet()
-	names, err := filepath.Glob(filepath.Join(dir, "*_test.go"))
+	rows, err := tables.DestinationRuleSpecs(filepath.Join(root, "pkg", "validate"))
 	if err != nil {
 		return nil, err
 	}
-	var files []*ast.File
-	for _, n := range names {
-		f, err := parser.ParseFile(fset, n, nil, 0)
-		if err != nil {
-			return nil, err
-		}
-		files = append(files, f)
-	}
-	consts := map[string]ast.Expr{}
-	for _, f := range files {
-		for _, d := range f.Decls {
-			if g, ok := d.(*ast.GenDecl); ok && g.Tok == token.CONST {
-				for _, spec := range g.Specs {
-					vs := spec.(*ast.ValueSpec)
-					for i, n := range vs.Names {
-						if i < len(vs.Values) {
-							consts[n.Name] = vs.Values[i]
-						}
-					}
-				}
-			}
-		}
-	}
-	var out []drCase
-	for _, f := range files {
-		ast.Inspect(f, func(n ast.Node) bool {
-			kv, ok := n.(*ast.KeyValueExpr)
-			if !ok {
-				return true
-			}
-			if key, ok := kv.Key.(*ast.Ident); !ok || key.Name != "spec" {
-				return true
-			}
-			src, ok := stringValue(kv.Value, consts)
-			if !ok {
-				return true
-			}
-			var spec map[string]any
-			if err := yaml.Unmarshal([]byte(src), &spec); err != nil || spec == nil {
-				return true // a row about undecodable input
-			}
-			out = append(out, drCase{name: fmt.Sprintf("table %s", fset.Position(kv.Pos())), spec: spec})
-			return true
-		})
-	}
-	if len(out) < 20 {
-		return nil, fmt.Errorf("found only %d DestinationRule specs in %s's test tables; has the table format changed?", len(out), dir)
+	out := make([]drCase, len(rows))
+	for i, r := range rows {
+		out[i] = drCase{name: fmt.Sprintf("table %s", r.Pos), spec: r.Spec}
 	}
 	return out, nil
-}
-
-// stringValue evaluates a string constant expression: literals, constants
-// of the package and their concatenations.
-func stringValue(e ast.Expr, consts map[string]ast.Expr) (string, bool) {
-	switch e := e.(type) {
-	case *ast.BasicLit:
-		if e.Kind != token.STRING {
-			return "", false
-		}
-		s, err := strconv.Unquote(e.Value)
-		return s, err == nil
-	case *ast.Ident:
-		if c, ok := consts[e.Name]; ok {
-			return stringValue(c, consts)
-		}
-	case *ast.ParenExpr:
-		return stringValue(e.X, consts)
-	case *ast.BinaryExpr:
-		if e.Op == token.ADD {
-			x, okX := stringValue(e.X, consts)
-			y, okY := stringValue(e.Y, consts)
-			return x + y, okX && okY
-		}
-	}
-	return "", false
 }
 
 // agreementSpecs returns the DestinationRules of test/testdata/agreement.

@@ -2,17 +2,15 @@ package oracle
 
 import (
 	"fmt"
-	"go/ast"
-	"go/parser"
-	"go/token"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
 	"sigs.k8s.io/yaml"
+
+	"github.com/failover-webhook/failover-webhook/test/tables"
 )
 
 // corpusSeed fixes the generated corpus, so every run judges the same rules.
@@ -317,91 +315,20 @@ func inWorld(spec map[string]any) {
 // oracle's world (inWorld), each judged for the same Service as the
 // agreement corpus's rules.
 func validateTableCases() ([]namedCase, error) {
-	dir := filepath.Join("..", "..", "pkg", "validate")
-	names, err := filepath.Glob(filepath.Join(dir, "*_test.go"))
+	rows, err := tables.DestinationRuleSpecs(filepath.Join("..", "..", "pkg", "validate"))
 	if err != nil {
 		return nil, err
 	}
-	fset := token.NewFileSet()
-	var files []*ast.File
-	consts := map[string]ast.Expr{}
-	for _, n := range names {
-		f, err := parser.ParseFile(fset, n, nil, 0)
-		if err != nil {
-			return nil, err
+	out := make([]namedCase, len(rows))
+	for i, r := range rows {
+		r.Spec["host"] = "app"
+		inWorld(r.Spec)
+		out[i] = namedCase{
+			name:      fmt.Sprintf("pkg/validate table %s:%d", filepath.Base(r.Pos.Filename), r.Pos.Line),
+			istioCase: istioCase{ports: tablePorts, rules: []string{ruleYAML(fmt.Sprintf("table-%d", i), r.Spec)}},
 		}
-		files = append(files, f)
-		for _, d := range f.Decls {
-			if g, ok := d.(*ast.GenDecl); ok && g.Tok == token.CONST {
-				for _, spec := range g.Specs {
-					vs := spec.(*ast.ValueSpec)
-					for i, name := range vs.Names {
-						if i < len(vs.Values) {
-							consts[name.Name] = vs.Values[i]
-						}
-					}
-				}
-			}
-		}
-	}
-	var out []namedCase
-	for _, f := range files {
-		ast.Inspect(f, func(n ast.Node) bool {
-			kv, ok := n.(*ast.KeyValueExpr)
-			if !ok {
-				return true
-			}
-			if key, ok := kv.Key.(*ast.Ident); !ok || key.Name != "spec" {
-				return true
-			}
-			src, ok := stringValue(kv.Value, consts)
-			if !ok {
-				return true
-			}
-			var spec map[string]any
-			if err := yaml.Unmarshal([]byte(src), &spec); err != nil || spec == nil {
-				return true // a row about undecodable input
-			}
-			spec["host"] = "app"
-			inWorld(spec)
-			pos := fset.Position(kv.Pos())
-			out = append(out, namedCase{
-				name:      fmt.Sprintf("pkg/validate table %s:%d", filepath.Base(pos.Filename), pos.Line),
-				istioCase: istioCase{ports: tablePorts, rules: []string{ruleYAML(fmt.Sprintf("table-%d", len(out)), spec)}},
-			})
-			return true
-		})
-	}
-	if len(out) < 20 {
-		return nil, fmt.Errorf("found only %d DestinationRule specs in %s's test tables; has the table format changed?", len(out), dir)
 	}
 	return out, nil
-}
-
-// stringValue evaluates a string constant expression: literals, constants
-// of the package and their concatenations.
-func stringValue(e ast.Expr, consts map[string]ast.Expr) (string, bool) {
-	switch e := e.(type) {
-	case *ast.BasicLit:
-		if e.Kind != token.STRING {
-			return "", false
-		}
-		s, err := strconv.Unquote(e.Value)
-		return s, err == nil
-	case *ast.Ident:
-		if c, ok := consts[e.Name]; ok {
-			return stringValue(c, consts)
-		}
-	case *ast.ParenExpr:
-		return stringValue(e.X, consts)
-	case *ast.BinaryExpr:
-		if e.Op == token.ADD {
-			x, okX := stringValue(e.X, consts)
-			y, okY := stringValue(e.Y, consts)
-			return x + y, okX && okY
-		}
-	}
-	return "", false
 }
 
 // camelCase renames the snake_case field names of a spec (which Istio's
