@@ -1,7 +1,9 @@
 package validate
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 
 	"google.golang.org/protobuf/proto"
@@ -87,29 +89,58 @@ func (h *Handler) serviceLookup(ctx context.Context) func(types.NamespacedName) 
 }
 
 func (h *Handler) decide(ctx context.Context, req admission.Request, dr, old *admittedRule, nsLabels map[string]string) (admit.Decision, error) {
-	// An UPDATE that keeps the stored spec is ratcheted (verdict.Apply).
-	specUnchanged := old != nil && proto.Equal(&old.Spec, &dr.Spec)
 	name := dr.Metadata.Name
 	if name == "" {
 		name = dr.Metadata.GenerateName
 	}
-	v := Admit(&dr.Spec, TargetOf(&dr.Spec, req.Namespace, h.serviceLookup(ctx)), nsLabels, specUnchanged)
+	target := TargetOf(dr.spec, req.Namespace, h.serviceLookup(ctx))
+	// An UPDATE that keeps the stored spec is ratcheted (verdict.Apply).
+	// The API server encodes both objects the same way, so a spec whose
+	// bytes did not change is unchanged; one whose bytes changed may
+	// still be the same spec in other words (a duration written another
+	// way), which matters only when the rule is denied: only then are
+	// both specs decoded whole and compared.
+	unchanged := old != nil && bytes.Equal(old.RawSpec, dr.RawSpec)
+	v := Admit(dr.spec, target, nsLabels, unchanged)
+	if old != nil && !unchanged && !v.Allowed() {
+		same, err := sameSpec(old.RawSpec, dr.RawSpec)
+		if err != nil {
+			return admit.Decision{}, err
+		}
+		if same {
+			v = Admit(dr.spec, target, nsLabels, true)
+		}
+	}
 	return admit.Decision{Verdict: v, Name: name}, nil
 }
 
+// sameSpec reports whether two specs are the same DestinationRule spec,
+// decoded whole through jsonpb.
+func sameSpec(a, b []byte) (bool, error) {
+	specA, err := decodeSpecJSONPB(a)
+	if err != nil {
+		return false, fmt.Errorf("decoding the old DestinationRule's spec: %w", err)
+	}
+	specB, err := decodeSpecJSONPB(b)
+	if err != nil {
+		return false, fmt.Errorf("decoding the DestinationRule's spec: %w", err)
+	}
+	return proto.Equal(specA, specB), nil
+}
+
 // admittedRule is the part of a DestinationRule the rule and the answer
-// read: its name and its spec, which decodes through Istio's own jsonpb
-// unmarshaler (camelCase and snake_case, unknown fields dropped) as in the
-// istio.io/client-go types of every version. The API server sends the
-// whole object, managedFields included, and decoding metadata the rule
-// never reads is a cost on every request.
+// read: its name and its spec. The API server sends the whole object,
+// managedFields included, and decoding metadata the rule never reads is a
+// cost on every request. The spec is kept as sent, for the ratchet, and
+// decoded as decodeAdmittedSpec explains.
 type admittedRule struct {
 	metav1.TypeMeta `json:",inline"`
 	Metadata        struct {
 		Name         string `json:"name,omitempty"`
 		GenerateName string `json:"generateName,omitempty"`
 	} `json:"metadata"`
-	Spec networking.DestinationRule `json:"spec"`
+	RawSpec json.RawMessage `json:"spec"`
+	spec    *networking.DestinationRule
 }
 
 // decode reads a DestinationRule of the given networking.istio.io version.
@@ -121,6 +152,14 @@ func decode(raw []byte, version string) (*admittedRule, error) {
 	if err := admit.DecodeInto(raw, GroupKind.WithVersion(version), dr); err != nil {
 		return nil, err
 	}
+	if bytes.Equal(dr.RawSpec, []byte("null")) {
+		dr.RawSpec = nil
+	}
+	spec, err := decodeAdmittedSpec(dr.RawSpec)
+	if err != nil {
+		return nil, fmt.Errorf("spec: %w", err)
+	}
+	dr.spec = spec
 	return dr, nil
 }
 

@@ -291,6 +291,12 @@ func TestValidateHandler(t *testing.T) {
 				`"labels":{"team":"hello"},"finalizers":["example.com/cleanup"],"generation":1},"spec":` + noOutlierSpec + `}`,
 			wantWarnings: []string{"e.g. {consecutive5xxErrors: 1, interval: 1s, baseEjectionTime: 1m} (allowed because this update does not change the spec)"},
 		},
+		"an update that writes the same violating spec in other words is allowed with a warning": {
+			operation:    "UPDATE",
+			oldObject:    drJSON("v1", noOutlierSpec),
+			object:       drJSON("v1", `{"trafficPolicy":{"loadBalancer":{"localityLbSetting":{"failoverPriority":["topology.istio.io/cluster"],"enabled":true},"simple":"ROUND_ROBIN"}},"host":"helloworld.sample.svc.cluster.local","exportTo":[]}`),
+			wantWarnings: []string{"(allowed because this update does not change the spec)"},
+		},
 		"an update that changes a violating spec is denied": {
 			operation:  "UPDATE",
 			oldObject:  drJSON("v1", noOutlierSpec),
