@@ -78,6 +78,8 @@ type options struct {
 	apiN        int
 	apiRounds   int
 	namespaces  int
+	repeat      int
+	gomemlimit  string
 }
 
 const (
@@ -100,6 +102,8 @@ func parseOptions(args []string) (options, error) {
 	fs.IntVar(&o.apiN, "n", 50, "API server: objects of each kind created and updated per round and configuration")
 	fs.IntVar(&o.apiRounds, "rounds", 20, "API server: rounds, each through every configuration in turn")
 	fs.IntVar(&o.namespaces, "namespaces", 10000, "memory: namespaces to create before the last sample")
+	fs.IntVar(&o.repeat, "repeat", 1, "run the load and API-server phases this many times back to back; targets are judged on the median")
+	fs.StringVar(&o.gomemlimit, "gomemlimit", shippedMemoryLimit, "GOMEMLIMIT of `webhook serve` (the shipped Deployment sets it from limits.memory); empty for none")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -111,6 +115,9 @@ func parseOptions(args []string) (options, error) {
 		default:
 			return o, fmt.Errorf("unknown phase %q", p)
 		}
+	}
+	if o.repeat < 1 {
+		return o, fmt.Errorf("bad -repeat %d: at least 1", o.repeat)
 	}
 	for _, c := range strings.Split(*concurrency, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(c))
@@ -187,7 +194,12 @@ func run(args []string) error {
 	}
 
 	progress("starting kube-apiserver, etcd and %s serve", o.webhook)
-	e, err := startEnv(ctx, webhookBinary, logFile)
+	var webhookEnv []string
+	if o.gomemlimit != "" {
+		webhookEnv = append(webhookEnv, "GOMEMLIMIT="+o.gomemlimit)
+		res.GOMEMLIMIT = o.gomemlimit
+	}
+	e, err := startEnv(ctx, webhookBinary, webhookEnv, logFile)
 	if err != nil {
 		return err
 	}
@@ -210,15 +222,36 @@ func run(args []string) error {
 			return err
 		}
 	}
-	if o.phases[phaseLoad] {
-		if res.Load, err = runLoadPhase(ctx, e, o); err != nil {
-			return fmt.Errorf("load: %w", err)
+	for i := range o.repeat {
+		if o.repeat > 1 {
+			progress("repetition %d/%d", i+1, o.repeat)
 		}
-	}
-	if o.phases[phaseAPIServer] {
-		if res.APIServer, err = runAPIServerPhase(ctx, e, o); err != nil {
-			return fmt.Errorf("API server: %w", err)
+		started, loadAvg := time.Now().UTC(), loadAverage()
+		var load *LoadResults
+		var api *APIResults
+		if o.phases[phaseLoad] {
+			if load, err = runLoadPhase(ctx, e, o); err != nil {
+				return fmt.Errorf("load: %w", err)
+			}
 		}
+		if o.phases[phaseAPIServer] {
+			if api, err = runAPIServerPhase(ctx, e, o); err != nil {
+				return fmt.Errorf("API server: %w", err)
+			}
+		}
+		if i == 0 {
+			res.Load, res.APIServer = load, api
+		}
+		rep := newRepeat(started, loadAvg, load, api)
+		if o.repeat > 1 && o.phases[phaseMemory] {
+			time.Sleep(5 * time.Second)
+			m, err := readMemory(ctx, e.pid, e.cluster.WebhookMetricsAddress)
+			if err != nil {
+				return err
+			}
+			rep.Memory = &m
+		}
+		res.Repeats = append(res.Repeats, rep)
 	}
 	if o.phases[phaseMemory] {
 		if err := runMemoryPhase(ctx, e, o, res.Memory); err != nil {
@@ -238,10 +271,14 @@ func progress(format string, args ...any) {
 
 // startEnv starts a control plane with the webhook binary serving it, as
 // the integration tests do, and namespaces for the measurements.
-func startEnv(ctx context.Context, webhookBinary string, log io.Writer) (*env, error) {
+// shippedMemoryLimit is limits.memory of manifests/manager/manager.yaml
+// (128Mi), which the Deployment passes to the webhook as GOMEMLIMIT.
+const shippedMemoryLimit = "134217728"
+
+func startEnv(ctx context.Context, webhookBinary string, webhookEnv []string, log io.Writer) (*env, error) {
 	startCtx, cancel := context.WithTimeout(ctx, 3*time.Minute)
 	defer cancel()
-	c, err := controlplane.Start(startCtx, controlplane.Options{Name: "bench", WebhookBinary: webhookBinary, WebhookLog: log})
+	c, err := controlplane.Start(startCtx, controlplane.Options{Name: "bench", WebhookBinary: webhookBinary, WebhookEnv: webhookEnv, WebhookLog: log})
 	if err != nil {
 		return nil, err
 	}

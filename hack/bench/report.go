@@ -23,7 +23,13 @@ type Results struct {
 	Load         *LoadResults   `json:"load,omitempty"`
 	APIServer    *APIResults    `json:"api_server,omitempty"`
 	Memory       *MemoryResults `json:"memory,omitempty"`
-	Targets      []Target       `json:"targets"`
+	// Repeats are the load and API-server phases of every repetition
+	// (-repeat), reduced to their ratios; Load and APIServer are the
+	// first one in full.
+	Repeats []Repeat `json:"repeats,omitempty"`
+	// GOMEMLIMIT is the webhook's, as the shipped Deployment sets it.
+	GOMEMLIMIT string   `json:"webhook_gomemlimit,omitempty"`
+	Targets    []Target `json:"targets"`
 }
 
 // Machine describes where the run happened.
@@ -96,6 +102,11 @@ type LoadRatio struct {
 	// with a handler that allows all, over the bare server's: what the
 	// webhook's library alone leaves of the transport's limit.
 	FloorThroughput Number `json:"throughput_controller_runtime_over_bare"`
+	// OverFloor is the webhook's throughput over controller-runtime's
+	// server allowing all: what the webhook's own work leaves of its
+	// library's floor. OverFloorByRound is its spread round by round.
+	OverFloor        Number `json:"throughput_webhook_over_controller_runtime"`
+	OverFloorByRound Spread `json:"throughput_webhook_over_controller_runtime_by_round"`
 }
 
 func (l *LoadResults) add(path string, concurrency int, runs map[string][]loadRun) {
@@ -116,10 +127,12 @@ func (l *LoadResults) add(path string, concurrency int, runs map[string][]loadRu
 		rows[server] = row
 		l.Rows = append(l.Rows, row)
 	}
-	var byRound []float64
-	for i := range min(len(runs[serverBare]), len(runs[serverWebhook])) {
-		b, w := runs[serverBare][i], runs[serverWebhook][i]
-		byRound = append(byRound, Ratio(float64(len(w.latencies))/w.elapsed.Seconds(), float64(len(b.latencies))/b.elapsed.Seconds()))
+	throughput := func(r loadRun) float64 { return float64(len(r.latencies)) / r.elapsed.Seconds() }
+	var byRound, overFloorByRound []float64
+	for i := range min(len(runs[serverBare]), len(runs[serverWebhook]), len(runs[serverFloor])) {
+		w := throughput(runs[serverWebhook][i])
+		byRound = append(byRound, Ratio(w, throughput(runs[serverBare][i])))
+		overFloorByRound = append(overFloorByRound, Ratio(w, throughput(runs[serverFloor][i])))
 	}
 	bare, floor, hook := rows[serverBare], rows[serverFloor], rows[serverWebhook]
 	l.Ratios = append(l.Ratios, LoadRatio{
@@ -129,6 +142,8 @@ func (l *LoadResults) add(path string, concurrency int, runs map[string][]loadRu
 		P50:               Number(Ratio(hook.Latency.P50, bare.Latency.P50)),
 		P99:               Number(Ratio(hook.Latency.P99, bare.Latency.P99)),
 		FloorThroughput:   Number(Ratio(floor.Throughput, bare.Throughput)),
+		OverFloor:         Number(Ratio(hook.Throughput, floor.Throughput)),
+		OverFloorByRound:  SpreadOf(overFloorByRound),
 	})
 }
 
@@ -258,12 +273,16 @@ type Target struct {
 
 // Targets.
 const (
-	maxDecision        = 10 * time.Microsecond
-	maxHandler         = 50 * time.Microsecond
-	minThroughputRatio = 0.60
-	targetConcurrency  = 64
-	maxAddedP50Ratio   = 1.25
-	maxIdleRSSMiB      = 40
+	maxDecision       = 10 * time.Microsecond
+	maxHandler        = 50 * time.Microsecond
+	minOverFloor      = 0.80
+	targetConcurrency = 64
+	maxAddedP50Ratio  = 1.25
+	maxIdleRSSMiB     = 55
+	// maxGrowthMiB is how much the webhook's anonymous memory may differ
+	// between the first repetition (the warm-up) and the last: the GC's
+	// heap goal moves by about that much from one sample to the next.
+	maxGrowthMiB = 2
 )
 
 func evaluateTargets(r *Results) []Target {
@@ -289,32 +308,44 @@ func evaluateTargets(r *Results) []Target {
 		out = append(out, Target{Name: "full handler call on the seed objects (slowest)", Want: "< " + maxHandler.String(),
 			Measured: fmt.Sprintf("%s (%s %s)", nanos(b.NsPerOp), b.Package, b.Name), Met: b.NsPerOp < float64(maxHandler)})
 	}
+	reps := r.Repeats
+	if len(reps) == 0 {
+		reps = []Repeat{newRepeat(r.Started, r.Machine.LoadAverageStart, r.Load, r.APIServer)}
+	}
 	if r.Load != nil {
-		for _, ratio := range r.Load.Ratios {
-			if ratio.Concurrency != targetConcurrency {
+		for _, path := range []string{"/mutate-service", "/validate-destinationrule"} {
+			m := loadMedian(reps, path, targetConcurrency, overFloor)
+			if m.Runs == 0 {
 				continue
 			}
-			out = append(out, Target{Name: fmt.Sprintf("throughput of %s at %d connections, webhook / bare TLS", ratio.Path, ratio.Concurrency),
-				Want: fmt.Sprintf("≥ %.2f", minThroughputRatio), Measured: fmt.Sprintf("%.2f", float64(ratio.Throughput)),
-				Met: float64(ratio.Throughput) >= minThroughputRatio})
+			out = append(out, Target{Name: fmt.Sprintf("throughput of %s at %d connections, webhook / controller-runtime allowing all", path, targetConcurrency),
+				Want: fmt.Sprintf("≥ %.2f", minOverFloor), Measured: m.String(), Met: float64(m.Median) >= minOverFloor})
 		}
 	}
 	if r.APIServer != nil {
-		for _, ratio := range r.APIServer.Ratios {
-			if ratio.Operation != opCreate {
-				continue
-			}
-			out = append(out, Target{Name: fmt.Sprintf("added p50 per %s %s, failover-webhook / do-nothing webhook", ratio.Kind, ratio.Operation),
-				Want:     fmt.Sprintf("≤ %.2f", maxAddedP50Ratio),
-				Measured: fmt.Sprintf("%s (rounds %s)", ratioString(ratio.WebhookOverNoop), spreadString(ratio.ByRound)),
-				Met:      float64(ratio.WebhookOverNoop) <= maxAddedP50Ratio})
+		for _, kind := range []string{kindService, kindDestinationRule} {
+			m := apiMedian(reps, kind, opCreate, webhookOverNoop)
+			out = append(out, Target{Name: fmt.Sprintf("added p50 per %s %s, failover-webhook / do-nothing webhook", kind, opCreate),
+				Want: fmt.Sprintf("≤ %.2f", maxAddedP50Ratio), Measured: m.String(), Met: float64(m.Median) <= maxAddedP50Ratio})
+			c := callMedian(reps, kind, opCreate)
+			out = append(out, Target{Name: fmt.Sprintf("the API server's mean webhook call per %s %s, failover-webhook / do-nothing webhook", kind, opCreate),
+				Want: fmt.Sprintf("≤ %.2f", maxAddedP50Ratio), Measured: c.String(), Met: float64(c.Median) <= maxAddedP50Ratio})
+			n := apiMedian(reps, kind, opCreate, func(a APIRatio) Number { return a.NativeOverWebhook })
+			out = append(out, Target{Name: fmt.Sprintf("added p50 per %s %s, native policies / failover-webhook", kind, opCreate),
+				Want: fmt.Sprintf("≤ %.2f", NativeTarget), Measured: n.String(), Met: float64(n.Median) <= NativeTarget})
 		}
 	}
 	if r.Memory != nil {
 		rss := MiB(r.Memory.Idle.RSSKiB)
-		out = append(out, Target{Name: "idle RSS of webhook serve", Want: fmt.Sprintf("< %d MiB", maxIdleRSSMiB),
+		out = append(out, Target{Name: "idle RSS of webhook serve", Want: fmt.Sprintf("≤ %d MiB", maxIdleRSSMiB),
 			Measured: fmt.Sprintf("%.1f MiB (%.1f anonymous, %.1f executable pages)", rss, MiB(r.Memory.Idle.AnonKiB), MiB(r.Memory.Idle.FileKiB)),
-			Met:      rss < maxIdleRSSMiB})
+			Met:      rss <= maxIdleRSSMiB})
+	}
+	if kib, requests, ok := memoryGrowth(r.Repeats); ok {
+		out = append(out, Target{Name: "memory kept per request after warm-up (anonymous memory after the last repetition − after the first)",
+			Want:     fmt.Sprintf("within ±%d MiB", maxGrowthMiB),
+			Measured: fmt.Sprintf("%+.1f MiB over %d webhook requests (%+.2f B per request)", MiB(kib), requests, float64(kib)*1024/float64(max(requests, 1))),
+			Met:      math.Abs(MiB(kib)) <= maxGrowthMiB})
 	}
 	return out
 }
@@ -344,6 +375,9 @@ func writeSummary(w io.Writer, r *Results) {
 	fmt.Fprintf(w, "%s, %d CPUs (GOMAXPROCS %d in every process), %d MiB, Linux %s, %s.  \n", m.CPUModel, m.CPUs, m.GOMAXPROCS, m.MemoryMiB, m.Kernel, m.GoVersion)
 	fmt.Fprintf(w, "Load average %s at the start of this run, %s at its end.  \n", m.LoadAverageStart, m.LoadAverageEnd)
 	fmt.Fprintf(w, "`%s`, %s to %s.\n", r.Command, r.Started.Format(time.RFC3339), r.Finished.Format("15:04:05Z"))
+	if r.GOMEMLIMIT != "" {
+		fmt.Fprintf(w, "`webhook serve` ran with GOMEMLIMIT=%s, as the shipped Deployment sets it from its memory limit.\n", r.GOMEMLIMIT)
+	}
 
 	if len(r.GoBenchmarks) > 0 {
 		fmt.Fprintf(w, "\n## Go benchmarks\n\n| package | benchmark | time/op | B/op | allocs/op |\n|---|---|--:|--:|--:|\n")
@@ -357,20 +391,21 @@ func writeSummary(w io.Writer, r *Results) {
 			l.Requests, l.Rounds, l.WarmupPerConnection)
 		fmt.Fprintf(w, "Throughput in requests per second; latency p50 / p90 / p99 in µs; CPU: µs of CPU per request used by the server process.\n")
 		fmt.Fprintf(w, "The controller-runtime row is the webhook's library serving a handler that allows all without reading the object.\n\n")
-		fmt.Fprintf(w, "| path | connections | server | req/s | / bare | latency | server CPU | generator CPU |\n|---|--:|---|--:|--:|--:|--:|--:|\n")
+		fmt.Fprintf(w, "| path | connections | server | req/s | / bare | / controller-runtime | latency | server CPU | generator CPU |\n|---|--:|---|--:|--:|--:|--:|--:|--:|\n")
 		for _, ratio := range l.Ratios {
 			for _, row := range l.Rows {
 				if row.Path != ratio.Path || row.Concurrency != ratio.Concurrency {
 					continue
 				}
-				rel := "1"
+				rel, relFloor := "1", ""
 				switch row.Server {
 				case serverFloor:
-					rel = ratioString(ratio.FloorThroughput)
+					rel, relFloor = ratioString(ratio.FloorThroughput), "1"
 				case serverWebhook:
-					rel = fmt.Sprintf("**%s** (rounds %s)", ratioString(ratio.Throughput), spreadString(ratio.ThroughputByRound))
+					rel = fmt.Sprintf("%s (rounds %s)", ratioString(ratio.Throughput), spreadString(ratio.ThroughputByRound))
+					relFloor = fmt.Sprintf("**%s** (rounds %s)", ratioString(ratio.OverFloor), spreadString(ratio.OverFloorByRound))
 				}
-				fmt.Fprintf(w, "| %s | %d | %s | %.0f | %s | %s | %.0f | %.0f |\n", row.Path, row.Concurrency, row.Server, row.Throughput, rel,
+				fmt.Fprintf(w, "| %s | %d | %s | %.0f | %s | %s | %s | %.0f | %.0f |\n", row.Path, row.Concurrency, row.Server, row.Throughput, rel, relFloor,
 					percentiles(row.Latency), row.ServerCPU, row.ClientCPU)
 			}
 		}
@@ -411,6 +446,11 @@ func writeSummary(w io.Writer, r *Results) {
 		for _, c := range a.WebhookCalls {
 			fmt.Fprintf(w, "| %s | %s | %.0f | %.0f |\n", c.Webhook, c.Operation, c.Calls, c.MeanUs)
 		}
+		fmt.Fprintf(w, "\nfailover-webhook's mean call over the do-nothing webhook's:")
+		for _, c := range callRatios(a.WebhookCalls) {
+			fmt.Fprintf(w, " %s %s %s;", c.Kind, c.Operation, ratioString(c.WebhookOverNoop))
+		}
+		fmt.Fprintln(w)
 	}
 
 	if mem := r.Memory; mem != nil {
@@ -434,6 +474,8 @@ func writeSummary(w io.Writer, r *Results) {
 			fmt.Fprintf(w, "| %s | %.1f MiB | %.1f MiB | %.1f MiB | %s |\n", s.name, MiB(s.m.RSSKiB), MiB(s.m.AnonKiB), MiB(s.m.FileKiB), heap)
 		}
 	}
+
+	writeRepeats(w, r)
 
 	fmt.Fprintf(w, "\n## Targets\n\n| target | want | measured | met |\n|---|---|---|---|\n")
 	for _, t := range r.Targets {

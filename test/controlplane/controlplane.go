@@ -47,6 +47,9 @@ type Options struct {
 	// pkg/server in this process; its output goes to WebhookLog.
 	WebhookBinary string
 	WebhookLog    io.Writer
+	// WebhookEnv is added to the environment of the WebhookBinary process
+	// ("NAME=value"), as a Deployment's env sets it (GOMEMLIMIT).
+	WebhookEnv []string
 	// AuditLog makes the API server write an audit log of DestinationRule
 	// requests, at Metadata level (annotations included), to
 	// Cluster.AuditLogPath.

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -227,6 +228,9 @@ func (c *Cluster) execWebhook(opts server.Options) (chan error, error) {
 		"--graceful-shutdown-timeout="+opts.GracefulShutdownTimeout.String(),
 	)
 	cmd.Stdout, cmd.Stderr = c.opts.WebhookLog, c.opts.WebhookLog
+	if len(c.opts.WebhookEnv) > 0 {
+		cmd.Env = append(os.Environ(), c.opts.WebhookEnv...)
+	}
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting %s: %w", c.opts.WebhookBinary, err)
 	}
