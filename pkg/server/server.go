@@ -24,6 +24,7 @@ import (
 	"github.com/failover-webhook/failover-webhook/pkg/metrics"
 	"github.com/failover-webhook/failover-webhook/pkg/mutate"
 	"github.com/failover-webhook/failover-webhook/pkg/namespaces"
+	"github.com/failover-webhook/failover-webhook/pkg/services"
 	"github.com/failover-webhook/failover-webhook/pkg/servingcert"
 	"github.com/failover-webhook/failover-webhook/pkg/validate"
 )
@@ -229,7 +230,7 @@ func NewManager(cfg *rest.Config, opts Options) (manager.Manager, error) {
 	limits := newLimiter(opts.Limits)
 	hookServer := mgr.GetWebhookServer()
 	hookServer.Register(mutate.Path, m.edge(limits.wrap(NewAdmission(mutate.NewHandler(nsLabels, opts.WaypointName)))))
-	hookServer.Register(validate.Path, m.edge(limits.wrap(NewAdmission(validate.NewHandler(nsLabels).WithServices(mgr.GetAPIReader())))))
+	hookServer.Register(validate.Path, m.edge(limits.wrap(NewAdmission(validate.NewHandler(nsLabels).WithServices(services.NewReader(mgr.GetAPIReader()))))))
 
 	// Liveness stays cheap: a stuck process is the only thing a restart
 	// fixes. Readiness says whether admissions should be sent here.

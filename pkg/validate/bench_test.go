@@ -111,8 +111,8 @@ func BenchmarkDecision(b *testing.B) {
 }
 
 // BenchmarkHandler measures a full admission: the AdmissionReview body
-// decoded by controller-runtime, the DestinationRule decoded through
-// Istio's jsonpb, the namespace looked up, the rule evaluated and judged,
+// decoded by controller-runtime, the DestinationRule's spec decoded as
+// the handler decodes it (decodeAdmittedSpec), the namespace looked up, the rule evaluated and judged,
 // and the response encoded. Updates change the spec, so nothing is skipped.
 func BenchmarkHandler(b *testing.B) {
 	admissionbench.UseProductionLogger()

@@ -12,7 +12,6 @@ import (
 	networkingv1alpha3 "istio.io/client-go/pkg/apis/networking/v1alpha3"
 	networkingv1beta1 "istio.io/client-go/pkg/apis/networking/v1beta1"
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
@@ -43,7 +42,13 @@ type Handler struct {
 	admit.Handler[*admittedRule]
 	// services reads the Service a DestinationRule that declares failover
 	// is for; nil reads none (conservative scopes).
-	services client.Reader
+	services ServiceReader
+}
+
+// ServiceReader gets a Service by name: nil and no error when it does not
+// exist. The Service may be shared; it is only read.
+type ServiceReader interface {
+	Service(ctx context.Context, key types.NamespacedName) (*corev1.Service, error)
 }
 
 // NewHandler returns a Handler reading namespace modes from ns.
@@ -60,11 +65,12 @@ func NewHandler(ns namespaces.LabelGetter) *Handler {
 	return h
 }
 
-// WithServices makes h read, by a direct get, the Service the host of a
-// DestinationRule that declares failover names: its ports are the scopes
-// Istio builds a waypoint's clusters for. DestinationRule writes are rare,
-// and a rule without failover reads nothing.
-func (h *Handler) WithServices(r client.Reader) *Handler {
+// WithServices makes h read, through r (services.Reader: a get by name),
+// the Service the host of a DestinationRule that declares failover names:
+// its ports are the scopes Istio builds a waypoint's clusters for.
+// DestinationRule writes are rare, and a rule without failover reads
+// nothing.
+func (h *Handler) WithServices(r ServiceReader) *Handler {
 	h.services = r
 	return h
 }
@@ -77,11 +83,9 @@ func (h *Handler) serviceLookup(ctx context.Context) func(types.NamespacedName) 
 		return nil
 	}
 	return func(key types.NamespacedName) *corev1.Service {
-		svc := &corev1.Service{}
-		if err := h.services.Get(ctx, key, svc); err != nil {
-			if !apierrors.IsNotFound(err) {
-				log.FromContext(ctx).Error(err, "reading the Service of a DestinationRule; judging on conservative scopes", "service", key)
-			}
+		svc, err := h.services.Service(ctx, key)
+		if err != nil {
+			log.FromContext(ctx).Error(err, "reading the Service of a DestinationRule; judging on conservative scopes", "service", key)
 			return nil
 		}
 		return svc

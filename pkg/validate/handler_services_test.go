@@ -12,6 +12,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"github.com/failover-webhook/failover-webhook/pkg/namespaces"
+	"github.com/failover-webhook/failover-webhook/pkg/services"
 	"github.com/failover-webhook/failover-webhook/pkg/validate"
 )
 
@@ -47,7 +48,7 @@ func TestHandlerReadsTheServiceOfTheHost(t *testing.T) {
 				for _, s := range tc.services {
 					b = b.WithObjects(s)
 				}
-				h = h.WithServices(b.Build())
+				h = h.WithServices(services.NewReader(b.Build()))
 			}
 			req := admission.Request{AdmissionRequest: admissionv1.AdmissionRequest{
 				UID:       "1",
