@@ -72,29 +72,39 @@ func (h *Handler) decide(_ context.Context, req admission.Request, svc, old *cor
 // absent, as in WithMetadata: a map that appears is added whole, one that
 // disappears is removed.
 func patchDocuments(before, after *corev1.Service) (original, mutated []byte, err error) {
-	o, m := map[string]map[string]string{}, map[string]map[string]string{}
-	changedKeys(o, m, "labels", before.Labels, after.Labels)
-	changedKeys(o, m, "annotations", before.Annotations, after.Annotations)
-	if original, err = json.Marshal(map[string]any{"metadata": o}); err != nil {
+	var o, m patchDocument
+	changedKeys(&o.Metadata.Labels, &m.Metadata.Labels, before.Labels, after.Labels)
+	changedKeys(&o.Metadata.Annotations, &m.Metadata.Annotations, before.Annotations, after.Annotations)
+	if original, err = json.Marshal(&o); err != nil {
 		return nil, nil, err
 	}
-	mutated, err = json.Marshal(map[string]any{"metadata": m})
+	mutated, err = json.Marshal(&m)
 	return original, mutated, err
 }
 
-// changedKeys sets field name of both documents as the diff needs it:
-// absent from both when empty in both, the whole map when it appears, an
-// empty object about to disappear when it does, and otherwise the keys
-// whose values differ on each side.
-func changedKeys(original, mutated map[string]map[string]string, name string, before, after map[string]string) {
+// patchDocument is {"metadata":{"labels":{...},"annotations":{...}}}, a
+// field absent when nil and an object (even empty) otherwise.
+type patchDocument struct {
+	Metadata struct {
+		Labels      *map[string]string `json:"labels,omitempty"`
+		Annotations *map[string]string `json:"annotations,omitempty"`
+	} `json:"metadata"`
+}
+
+// changedKeys sets a field of both documents as the diff needs it: absent
+// from both when empty in both, the whole map when it appears, an empty
+// object about to disappear when it does, and otherwise the keys whose
+// values differ on each side.
+func changedKeys(original, mutated **map[string]string, before, after map[string]string) {
 	switch {
 	case len(before) == 0 && len(after) == 0:
 	case len(before) == 0:
-		mutated[name] = after
+		*mutated = &after
 	case len(after) == 0:
-		original[name] = map[string]string{}
+		*original = &map[string]string{}
 	default:
-		original[name], mutated[name] = differing(before, after), differing(after, before)
+		o, m := differing(before, after), differing(after, before)
+		*original, *mutated = &o, &m
 	}
 }
 
