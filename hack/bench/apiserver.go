@@ -33,11 +33,14 @@ import (
 
 // Admission configurations compared through the API server.
 const (
-	variantNone    = "none"
-	variantNoop    = "do-nothing webhook"
-	variantFloor   = "controller-runtime, allowing all"
-	variantWebhook = "failover-webhook"
-	variantNative  = "native policies"
+	variantNone  = "none"
+	variantNoop  = "do-nothing webhook"
+	variantFloor = "controller-runtime, allowing all"
+	// variantSwitching is what a probe reports while the API server still
+	// applies part of the configuration being removed.
+	variantSwitching = "a configuration being removed"
+	variantWebhook   = "failover-webhook"
+	variantNative    = "native policies"
 )
 
 var variants = []string{variantNone, variantNoop, variantFloor, variantWebhook, variantNative}
@@ -180,16 +183,20 @@ func (s *admissionSetup) use(ctx context.Context, variant string) error {
 		want[v] = ref.configs
 	}
 	for v, objs := range want {
-		for _, obj := range objs {
-			if v == variant {
-				if err := s.client.Create(ctx, obj.DeepCopyObject().(client.Object)); err != nil && !apierrors.IsAlreadyExists(err) {
-					return fmt.Errorf("installing %s %s: %w", v, obj.GetName(), err)
-				}
-				continue
-			}
+		if v == variant {
+			continue
+		}
+		// In reverse: bindings go before the policies and parameters
+		// they use.
+		for _, obj := range slices.Backward(objs) {
 			if err := s.client.Delete(ctx, obj.DeepCopyObject().(client.Object)); err != nil && !apierrors.IsNotFound(err) {
 				return fmt.Errorf("removing %s %s: %w", v, obj.GetName(), err)
 			}
+		}
+	}
+	for _, obj := range want[variant] {
+		if err := s.client.Create(ctx, obj.DeepCopyObject().(client.Object)); err != nil && !apierrors.IsAlreadyExists(err) {
+			return fmt.Errorf("installing %s %s: %w", variant, obj.GetName(), err)
 		}
 	}
 	return s.waitInForce(ctx, variant)
@@ -269,6 +276,11 @@ func (s *admissionSetup) createProbeService(ctx context.Context) (string, error)
 		return "", err
 	}
 	if err := s.client.Create(ctx, svc, client.DryRunAll); err != nil {
+		if strings.Contains(err.Error(), "failed to configure binding") {
+			// A binding the API server still holds whose parameters
+			// are gone: the switch is under way.
+			return variantSwitching, nil
+		}
 		return "", fmt.Errorf("dry-run Service create: %w", err)
 	}
 	if svc.Labels[keys.Global] == "" {
