@@ -265,7 +265,7 @@ var Catalogue = []Rule{
 	{
 		ID:       GlobalThroughWaypoint,
 		Title:    "a Service that is not global uses a global waypoint",
-		Reported: clusterWarning,
+		Reported: "a warning by `webhook audit` (per cluster, one or several) and by `webhook check` for the Services of its input whose waypoint's Service or Gateway in the input is global",
 		Why: "Istio decides a Service's scope from its own and its namespace's labels only (matchServiceScope in " +
 			"pilot/pkg/serviceregistry/ambient/services.go, against meshConfig's serviceScopeConfigs), never from its waypoint: " +
 			"the reverse holds, a waypoint serving global Services is exposed through the east-west gateway " +
