@@ -1,11 +1,15 @@
 package audit
 
 import (
+	"slices"
 	"testing"
 
 	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/failover-webhook/failover-webhook/pkg/drift"
+	"github.com/failover-webhook/failover-webhook/pkg/keys"
 	"github.com/failover-webhook/failover-webhook/pkg/verdict"
 )
 
@@ -40,5 +44,53 @@ func TestPatchCommand(t *testing.T) {
 				t.Errorf("patchCommand =\n%s\nwant\n%s", got, tc.want)
 			}
 		})
+	}
+}
+
+// TestLocalThroughGlobal is FW413 in the audit of several clusters: each
+// cluster's snapshot is judged on its own waypoints.
+func TestLocalThroughGlobal(t *testing.T) {
+	shared := types.NamespacedName{Namespace: "waypoints", Name: "shared"}
+	key := func(ns, name string) types.NamespacedName { return types.NamespacedName{Namespace: ns, Name: name} }
+	use := drift.Labels{keys.UseWaypoint: "shared", keys.UseWaypointNamespace: "waypoints"}
+	with := func(l drift.Labels, k, v string) drift.Labels {
+		out := drift.Labels{k: v}
+		for x, y := range l {
+			out[x] = y
+		}
+		return out
+	}
+	snap := func(waypointGlobal bool) *drift.Snapshot {
+		wp := drift.Waypoint{Found: true, Service: drift.Labels{}}
+		if waypointGlobal {
+			wp.Service[keys.Global] = keys.GlobalValue
+		}
+		return &drift.Snapshot{
+			Namespaces: map[string]drift.Labels{"byns": {keys.UseWaypoint: "shared", keys.UseWaypointNamespace: "waypoints"}},
+			Services: map[types.NamespacedName]drift.Labels{
+				key("app", "local"):    use,
+				key("app", "global"):   with(use, keys.Global, keys.GlobalValue),
+				key("app", "opted-in"): with(use, keys.Trigger, keys.TriggerValue),
+				key("app", "none"):     {},
+				key("byns", "local"):   {},
+				key("skip", "local"):   use,
+			},
+			Waypoints: map[types.NamespacedName]drift.Waypoint{shared: wp},
+		}
+	}
+	excluded := func(ns string) bool { return ns == "skip" }
+	render := func(us []localUse) []string {
+		var out []string
+		for _, u := range us {
+			out = append(out, u.service.String()+" via "+u.waypoint.String())
+		}
+		return out
+	}
+	want := []string{"app/local via waypoints/shared", "byns/local via waypoints/shared"}
+	if got := render(localThroughGlobal(snap(true), excluded)); !slices.Equal(got, want) {
+		t.Errorf("global waypoint: %v, want %v", got, want)
+	}
+	if got := localThroughGlobal(snap(false), excluded); len(got) != 0 {
+		t.Errorf("waypoint not global in this cluster: %v, want none", render(got))
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 
 	networking "istio.io/api/networking/v1alpha3"
 	corev1 "k8s.io/api/core/v1"
@@ -15,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/failover-webhook/failover-webhook/pkg/drift"
+	"github.com/failover-webhook/failover-webhook/pkg/keys"
 	"github.com/failover-webhook/failover-webhook/pkg/report"
 	"github.com/failover-webhook/failover-webhook/pkg/validate"
 )
@@ -91,6 +93,16 @@ func RunClusters(ctx context.Context, clusters []Cluster, opts Options, stdout, 
 	for i, a := range auditors {
 		if err := a.snapshotWaypoints(ctx, snaps[i], waypoints); err != nil {
 			return failed(i, err)
+		}
+	}
+	// FW413 per cluster, as the audit of one cluster reports it: a
+	// Service there that is neither global nor opted in behind a waypoint
+	// that is global there.
+	for i, a := range auditors {
+		for _, svc := range localThroughGlobal(snaps[i], a.evaluator.Namespaces.IsExcluded) {
+			if err := a.reportLocalService(svc.service, svc.waypoint); err != nil {
+				return summary, err
+			}
 		}
 	}
 	for _, f := range drift.Compare(snaps, drift.Options{Excluded: opts.ExcludedNamespaces}) {
@@ -178,4 +190,30 @@ func (a *auditor) keepDestinationRule(dr client.Object, spec *networking.Destina
 		kept.Subsets = append(kept.Subsets, sub.GetName())
 	}
 	a.snap.DestinationRules = append(a.snap.DestinationRules, kept)
+}
+
+// localUse is a Service that uses a waypoint without being global.
+type localUse struct {
+	service, waypoint types.NamespacedName
+}
+
+// localThroughGlobal returns the Services of s, in order, that are neither
+// opted in nor global, in a namespace not excluded, and use a waypoint
+// whose Service s holds as global (rules.GlobalThroughWaypoint).
+func localThroughGlobal(s *drift.Snapshot, excluded func(string) bool) []localUse {
+	var out []localUse
+	for svc, labels := range s.Services {
+		if labels[keys.Trigger] == keys.TriggerValue || labels[keys.Global] == keys.GlobalValue || excluded(svc.Namespace) {
+			continue
+		}
+		w, ok := drift.EffectiveWaypoint(svc, labels, s.Namespaces[svc.Namespace])
+		if !ok {
+			continue
+		}
+		if wp := s.Waypoints[w]; wp.Found && wp.Service[keys.Global] == keys.GlobalValue {
+			out = append(out, localUse{service: svc, waypoint: w})
+		}
+	}
+	slices.SortFunc(out, func(x, y localUse) int { return strings.Compare(x.service.String(), y.service.String()) })
+	return out
 }

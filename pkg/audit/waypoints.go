@@ -153,12 +153,18 @@ func (a *auditor) reportWaypoint(w types.NamespacedName, wp drift.Waypoint, used
 // reportLocalService writes that svc, which uses the global waypoint w,
 // is not global itself.
 func (a *auditor) reportLocalService(svc, w types.NamespacedName) error {
-	return a.write(policy.Finding{
+	return a.write(LocalServiceFinding(svc, w))
+}
+
+// LocalServiceFinding is FW413 (rules.GlobalThroughWaypoint) for svc,
+// which uses the global waypoint w and is not global itself.
+func LocalServiceFinding(svc, w types.NamespacedName) policy.Finding {
+	return policy.Finding{
 		Kind: policy.ServiceKind, Namespace: svc.Namespace, Name: svc.Name,
 		Field: field.NewPath("metadata", "labels").Key(keys.Global).String(), Rule: rules.GlobalThroughWaypoint, Severity: policy.Warning,
 		Message: fmt.Sprintf("uses the global waypoint %s but is not global itself: Istio decides a Service's scope from its own and its namespace's labels only, never from its waypoint, so its endpoints in other clusters are not shared and its traffic never fails over to them", w),
 		Fix:     fmt.Sprintf("kubectl label service %s -n %s %s=%s (or, if it is meant to stay in this cluster, nothing)", svc.Name, svc.Namespace, keys.Trigger, keys.TriggerValue),
-	})
+	}
 }
 
 // readability remembers what the audit found it may not read, so that it

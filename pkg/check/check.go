@@ -20,10 +20,12 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
+	"github.com/failover-webhook/failover-webhook/pkg/audit"
 	"github.com/failover-webhook/failover-webhook/pkg/consolidate"
 	"github.com/failover-webhook/failover-webhook/pkg/drift"
 	"github.com/failover-webhook/failover-webhook/pkg/fieldpos"
 	"github.com/failover-webhook/failover-webhook/pkg/gateway"
+	"github.com/failover-webhook/failover-webhook/pkg/keys"
 	"github.com/failover-webhook/failover-webhook/pkg/kinds"
 	"github.com/failover-webhook/failover-webhook/pkg/manifest"
 	"github.com/failover-webhook/failover-webhook/pkg/merged"
@@ -118,6 +120,7 @@ func Run(ctx context.Context, opts Options, stdout, stderr io.Writer) (report.Su
 		out:       out,
 		decoder:   admission.NewDecoder(scheme),
 		evaluator: opts.Evaluator(inv.labels, inv.service),
+		inv:       inv,
 	}
 	walkErr := set.Walk(func(c manifest.Chunk) error {
 		if err := ctx.Err(); err != nil {
@@ -146,6 +149,19 @@ var namespaceGVK = corev1.SchemeGroupVersion.WithKind("Namespace")
 type inventory struct {
 	labels   map[string]map[string]string
 	services map[types.NamespacedName]*corev1.Service
+	// gateways are the labels each Gateway of the input has Istio copy
+	// onto its Service (gateway.Gateway.LabelsReachingService).
+	gateways map[types.NamespacedName]map[string]string
+}
+
+// globalWaypoint reports whether the input shows waypoint w's Service
+// global: its Service, else its Gateway, whose labels Istio copies onto
+// the Service it generates.
+func (inv inventory) globalWaypoint(w types.NamespacedName) bool {
+	if svc := inv.services[w]; svc != nil {
+		return svc.Labels[keys.Global] == keys.GlobalValue
+	}
+	return inv.gateways[w][keys.Global] == keys.GlobalValue
 }
 
 func (inv inventory) service(key types.NamespacedName) *corev1.Service {
@@ -156,14 +172,14 @@ func (inv inventory) service(key types.NamespacedName) *corev1.Service {
 // that name no namespace are in defaultNamespace. Documents that cannot
 // be read are reported by the second pass.
 func readInventory(ctx context.Context, set *manifest.Set, defaultNamespace string) (inventory, error) {
-	inv := inventory{labels: map[string]map[string]string{}, services: map[types.NamespacedName]*corev1.Service{}}
+	inv := inventory{labels: map[string]map[string]string{}, services: map[types.NamespacedName]*corev1.Service{}, gateways: map[types.NamespacedName]map[string]string{}}
 	err := set.Walk(func(c manifest.Chunk) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
 		// Only a document naming one of the kinds can hold one; most do
 		// not, and skipping them unparsed keeps this pass cheap.
-		if !bytes.Contains(c.Data, []byte("Namespace")) && !bytes.Contains(c.Data, []byte("Service")) {
+		if !bytes.Contains(c.Data, []byte("Namespace")) && !bytes.Contains(c.Data, []byte("Service")) && !bytes.Contains(c.Data, []byte("Gateway")) {
 			return nil
 		}
 		doc, err := c.Decode()
@@ -207,6 +223,19 @@ func readInventory(ctx context.Context, set *manifest.Set, defaultNamespace stri
 					ObjectMeta: metav1.ObjectMeta{Labels: drift.Relevant(svc.Metadata.Labels)},
 					Spec:       corev1.ServiceSpec{Ports: svc.Spec.Ports},
 				}
+			default:
+				if obj.GVK.GroupKind() != gateway.GVK.GroupKind() {
+					continue
+				}
+				u := &unstructured.Unstructured{}
+				if u.UnmarshalJSON(obj.JSON) != nil || u.GetName() == "" {
+					continue
+				}
+				key := types.NamespacedName{Namespace: u.GetNamespace(), Name: u.GetName()}
+				if key.Namespace == "" {
+					key.Namespace = defaultNamespace
+				}
+				inv.gateways[key] = drift.Relevant(gateway.Of(u).LabelsReachingService())
 			}
 		}
 		return nil
@@ -222,6 +251,7 @@ type run struct {
 	decoder   admission.Decoder
 	evaluator policy.Evaluator
 	summary   report.Summary
+	inv       inventory
 	// rules are the DestinationRules read, for Istio's merge per host.
 	rules []seenRule
 	// positions are the field positions of the last document parsed.
@@ -269,7 +299,13 @@ func (r *run) object(doc manifest.Document, obj manifest.Object) error {
 	switch {
 	case obj.GVK == serviceGVK:
 		svc := &corev1.Service{}
-		out, judged, err := r.judge(doc, obj, svc, func() policy.Outcome { return r.evaluator.Service(svc) })
+		out, judged, err := r.judge(doc, obj, svc, func() policy.Outcome {
+			out := r.evaluator.Service(svc)
+			if f, ok := r.globalThroughWaypoint(svc); ok && !out.Excluded {
+				out.Findings = append(out.Findings, f)
+			}
+			return out
+		})
 		if !judged || err != nil {
 			return err
 		}
@@ -316,6 +352,22 @@ func (r *run) object(doc manifest.Document, obj manifest.Object) error {
 	}
 	r.skip(doc, obj.Item, "%s %s is not admitted by the webhook", obj.GVK.GroupVersion(), obj.GVK.Kind)
 	return nil
+}
+
+// globalThroughWaypoint is FW413 for svc, as `webhook audit` reports it
+// (rules.GlobalThroughWaypoint): a Service neither global nor opted in
+// whose waypoint, named by its labels or its namespace's in the input, is
+// global in the input.
+func (r *run) globalThroughWaypoint(svc *corev1.Service) (policy.Finding, bool) {
+	if svc.Labels[keys.Trigger] == keys.TriggerValue || svc.Labels[keys.Global] == keys.GlobalValue {
+		return policy.Finding{}, false
+	}
+	key := types.NamespacedName{Namespace: svc.Namespace, Name: svc.Name}
+	w, ok := validate.WaypointOf(key, svc.Labels, r.evaluator.Namespaces.LabelsOf(svc.Namespace))
+	if !ok || !r.inv.globalWaypoint(w) {
+		return policy.Finding{}, false
+	}
+	return audit.LocalServiceFinding(key, w), true
 }
 
 // judge decodes obj into into, judges it with evaluate and reports the

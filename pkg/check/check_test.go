@@ -291,3 +291,100 @@ func TestMergedRules(t *testing.T) {
 		}
 	}
 }
+
+// globalThroughWaypointInput has a waypoint made global through its
+// Gateway (Istio copies the label onto the Service it generates), a
+// Service using it by its own label and one by its namespace's, neither
+// global nor opted in, and a global one, which is fine.
+const globalThroughWaypointInput = `apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata:
+  name: shared
+  namespace: waypoints
+  labels:
+    istio.io/global: "true"
+spec:
+  gatewayClassName: istio-waypoint
+  listeners:
+  - {name: mesh, port: 15008, protocol: HBONE}
+---
+apiVersion: v1
+kind: Namespace
+metadata:
+  name: byns
+  labels:
+    istio.io/use-waypoint: shared
+    istio.io/use-waypoint-namespace: waypoints
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: local
+  namespace: app
+  labels:
+    istio.io/use-waypoint: shared
+    istio.io/use-waypoint-namespace: waypoints
+spec:
+  ports: [{name: http, port: 80}]
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: local
+  namespace: byns
+spec:
+  ports: [{name: http, port: 80}]
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: global
+  namespace: app
+  labels:
+    istio.io/global: "true"
+    istio.io/use-waypoint: shared
+    istio.io/use-waypoint-namespace: waypoints
+spec:
+  ports: [{name: http, port: 80}]
+`
+
+func TestGlobalThroughWaypoint(t *testing.T) {
+	for name, tc := range map[string]struct {
+		input string
+		want  []string
+	}{
+		"a global waypoint": {
+			input: globalThroughWaypointInput,
+			want: []string{
+				"<stdin>:26:3 Service app/local: FW413 metadata.labels[istio.io/global]: warning: uses the global waypoint waypoints/shared but is not global itself",
+				"<stdin>:34:1 Service byns/local: FW413 metadata.labels[istio.io/global]: warning: uses the global waypoint waypoints/shared but is not global itself",
+			},
+		},
+		"a waypoint that is not global": {
+			input: strings.Replace(globalThroughWaypointInput, `istio.io/global: "true"`+"\nspec:\n  gatewayClassName", "{}\nspec:\n  gatewayClassName", 1),
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			opts := options(check.Stdin)
+			opts.Stdin = strings.NewReader(tc.input)
+			var out, errOut bytes.Buffer
+			if _, err := check.Run(t.Context(), opts, &out, &errOut); err != nil {
+				t.Fatalf("Run: %v\n%s", err, errOut.String())
+			}
+			var got []string
+			for _, l := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+				if strings.Contains(l, "FW413") {
+					got = append(got, l)
+				}
+			}
+			if len(got) != len(tc.want) {
+				t.Fatalf("FW413 findings:\n%s\nwant %d; all output:\n%s", strings.Join(got, "\n"), len(tc.want), out.String())
+			}
+			for i, w := range tc.want {
+				if !strings.HasPrefix(got[i], w) {
+					t.Errorf("finding %d:\n%s\nwant it to start with\n%s", i, got[i], w)
+				}
+			}
+		})
+	}
+}

@@ -18,9 +18,13 @@
 //   - pilot/pkg/model/config.go: ResolveShortnameToFQDN and
 //     MostSpecificHostMatch; pkg/config/host/names.go: MoreSpecific;
 //   - pilot/pkg/model/sidecar.go: SidecarScope.DestinationRule, which a
-//     waypoint calls for inbound traffic (cluster_waypoint.go,
-//     buildWaypointInboundVIP), so rules with a workloadSelector never
-//     apply to it.
+//     waypoint calls for inbound traffic when it builds its clusters
+//     (cluster_waypoint.go, buildWaypointInboundVIP), so rules with a
+//     workloadSelector never shape its clusters; and for outbound
+//     traffic when it builds their endpoints (pilot/pkg/xds/endpoints/
+//     endpoint_builder.go, NewEndpointBuilder), where the first rule of
+//     its own namespace whose selector matches its pods wins (Result.
+//     Endpoints).
 //
 // Rules Istio synthesizes from Gateway API backend policies (annotated
 // internally, never written by users) are not modelled: every Rule here is
@@ -89,6 +93,44 @@ type Result struct {
 	// Ignored are the rules matching the host (exactly or by wildcard)
 	// and the parts of merged rules that the waypoint does not apply.
 	Ignored []Ignored
+	// Endpoints is what the waypoint's endpoints read: the merged rule
+	// whose load balancing, and so failover priorities, they take. It is
+	// the same as Spec, From and PolicyFrom (Selected false) unless a
+	// rule with a workloadSelector selects the waypoint's pods.
+	Endpoints View
+}
+
+// View is one merged rule, as one part of a waypoint reads it.
+type View struct {
+	// Spec is the merged spec, to be read only; nil when no rule applies.
+	Spec *networking.DestinationRule
+	// From are the rules merged, in Istio's order.
+	From []Rule
+	// PolicyFrom is the rule whose top-level trafficPolicy Spec carries.
+	PolicyFrom Rule
+	// Selected is set when a workloadSelector chose this rule, which
+	// then differs from the one the waypoint's clusters read.
+	Selected bool
+}
+
+// WaypointPodLabels are the labels Istio gives every pod of the waypoint
+// named name (manifests/charts/istio-control/istio-discovery/files/
+// waypoint.yaml, filled in by pilot/pkg/config/kube/gatewaycommon/
+// deploymentcontroller.go with GatewayNameLabel and ControllerLabel), as
+// far as they do not depend on the Gateway's own settings: its
+// gatewayClassName and spec.infrastructure.labels add more, which a
+// selector naming them is not judged to match. An empty name leaves the
+// gateway-name label out: the waypoint is not known.
+func WaypointPodLabels(name string) map[string]string {
+	out := map[string]string{
+		"gateway.istio.io/managed": "istio.io-mesh-controller",
+		"istio.io/dataplane-mode":  "none",
+		"sidecar.istio.io/inject":  "false",
+	}
+	if name != "" {
+		out["gateway.networking.k8s.io/gateway-name"] = name
+	}
+	return out
 }
 
 // Mesh holds the mesh-wide settings the merge and lookup read.
@@ -110,4 +152,10 @@ var DefaultMesh = Mesh{RootNamespace: "istio-system", Domain: "cluster.local"}
 // of the cluster, in the DefaultMesh.
 func ForWaypoint(proxyNamespace, serviceNamespace, host string, rules []Rule) Result {
 	return DefaultMesh.Index(rules).ForWaypoint(proxyNamespace, serviceNamespace, host)
+}
+
+// ForWaypointPods is ForWaypoint for a waypoint whose pods carry labels
+// (WaypointPodLabels), which choose the rule its endpoints read.
+func ForWaypointPods(proxyNamespace string, labels map[string]string, serviceNamespace, host string, rules []Rule) Result {
+	return DefaultMesh.Index(rules).ForWaypointPods(proxyNamespace, labels, serviceNamespace, host)
 }

@@ -379,3 +379,72 @@ func TestResolve(t *testing.T) {
 		}
 	}
 }
+
+// TestEndpointView follows SidecarScope.DestinationRule for outbound
+// traffic, which NewEndpointBuilder asks for a waypoint's endpoints: the
+// first merged rule of the waypoint's namespace whose workloadSelector is
+// a subset of its pods' labels, else the rule its clusters read.
+func TestEndpointView(t *testing.T) {
+	waypointPods := func(s *networking.DestinationRule) {
+		s.WorkloadSelector = &typev1beta1.WorkloadSelector{MatchLabels: map[string]string{"gateway.istio.io/managed": "istio.io-mesh-controller"}}
+	}
+	byName := func(name string) func(*networking.DestinationRule) {
+		return func(s *networking.DestinationRule) {
+			s.WorkloadSelector = &typev1beta1.WorkloadSelector{MatchLabels: map[string]string{"gateway.networking.k8s.io/gateway-name": name}}
+		}
+	}
+	tests := map[string]struct {
+		rules        []consolidate.Rule
+		wantClusters []string
+		wantSelected bool
+		wantEndpoint []string
+		wantIgnored  []string
+	}{
+		"no selector rule: the endpoints read what the clusters read": {
+			rules:        []consolidate.Rule{dr("app", "plain", 0, reviews, policy(1))},
+			wantClusters: []string{"app/plain"}, wantEndpoint: []string{"app/plain"},
+		},
+		"a selector of the waypoint's controller label: endpoints from it, not ignored": {
+			rules:        []consolidate.Rule{dr("app", "plain", 0, reviews, policy(1)), dr("app", "sel", 10, reviews, waypointPods, policy(2))},
+			wantClusters: []string{"app/plain"}, wantSelected: true, wantEndpoint: []string{"app/sel"},
+		},
+		"a selector of the waypoint's Gateway name selects it": {
+			rules:        []consolidate.Rule{dr("app", "plain", 0, reviews, policy(1)), dr("app", "sel", 10, reviews, byName("waypoint"), policy(2))},
+			wantClusters: []string{"app/plain"}, wantSelected: true, wantEndpoint: []string{"app/sel"},
+		},
+		"a selector of another Gateway's name does not, and is ignored": {
+			rules:        []consolidate.Rule{dr("app", "plain", 0, reviews, policy(1)), dr("app", "sel", 10, reviews, byName("ingress"), policy(2))},
+			wantClusters: []string{"app/plain"}, wantEndpoint: []string{"app/plain"},
+			wantIgnored: []string{"app/sel rule<app/plain"},
+		},
+		"the oldest of two matching selector rules wins": {
+			rules: []consolidate.Rule{
+				dr("app", "sel-late", 20, reviews, waypointPods, policy(3), subsets("v2")),
+				dr("app", "sel-early", 10, reviews, byName("waypoint"), policy(2)),
+			},
+			wantSelected: true, wantEndpoint: []string{"app/sel-early"},
+			wantIgnored: []string{"app/sel-late rule"},
+		},
+		"a selector rule merged with a plain rule of the same exportTo: the clusters read neither, the endpoints both": {
+			rules:        []consolidate.Rule{dr("app", "plain", 0, reviews, exportTo("."), policy(1)), dr("app", "sel", 10, reviews, waypointPods, subsets("v1"))},
+			wantSelected: true, wantEndpoint: []string{"app/sel", "app/plain"},
+		},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			res := consolidate.ForWaypointPods("app", consolidate.WaypointPodLabels("waypoint"), "app", reviews, tt.rules)
+			if got := names(res.From); !slices.Equal(got, tt.wantClusters) {
+				t.Errorf("clusters from %v, want %v", got, tt.wantClusters)
+			}
+			if res.Endpoints.Selected != tt.wantSelected {
+				t.Errorf("Selected = %v, want %v", res.Endpoints.Selected, tt.wantSelected)
+			}
+			if got := names(res.Endpoints.From); !slices.Equal(got, tt.wantEndpoint) {
+				t.Errorf("endpoints from %v, want %v", got, tt.wantEndpoint)
+			}
+			if got := ignored(res); !slices.Equal(got, tt.wantIgnored) {
+				t.Errorf("Ignored = %q, want %q", got, tt.wantIgnored)
+			}
+		})
+	}
+}

@@ -14,8 +14,17 @@ type found struct {
 }
 
 // ForWaypoint returns what a waypoint in namespace proxyNamespace uses for
-// the Service host (FQDN) in serviceNamespace.
+// the Service host (FQDN) in serviceNamespace, with the labels of no
+// particular waypoint's pods: its endpoints read what its clusters read
+// unless a selector rule names gateway.istio.io/managed alone.
 func (x *Index) ForWaypoint(proxyNamespace, serviceNamespace, host string) Result {
+	return x.ForWaypointPods(proxyNamespace, WaypointPodLabels(""), serviceNamespace, host)
+}
+
+// ForWaypointPods is ForWaypoint for a waypoint whose pods carry labels
+// (WaypointPodLabels of its name): Result.Endpoints is the merged rule of
+// the first selector rule of proxyNamespace that selects them, if any.
+func (x *Index) ForWaypointPods(proxyNamespace string, labels map[string]string, serviceNamespace, host string) Result {
 	f := x.lookup(proxyNamespace, serviceNamespace, host)
 	chosen := waypointEntry(f.entries)
 	var res Result
@@ -23,9 +32,24 @@ func (x *Index) ForWaypoint(proxyNamespace, serviceNamespace, host string) Resul
 		res = Result{Spec: chosen.spec, From: chosen.from, PolicyFrom: chosen.policyFrom}
 		res.Ignored = append(res.Ignored, chosen.dropped...)
 	}
+	res.Endpoints = View{Spec: res.Spec, From: res.From, PolicyFrom: res.PolicyFrom}
+	endpoints := endpointEntry(f.entries, proxyNamespace, labels)
+	if endpoints != nil && endpoints != chosen {
+		res.Endpoints = View{Spec: endpoints.spec, From: endpoints.from, PolicyFrom: endpoints.policyFrom, Selected: true}
+		for _, d := range endpoints.dropped {
+			if d.Part == Subset || d.Part == TrafficPolicy {
+				res.Ignored = append(res.Ignored, d)
+			}
+		}
+	}
 	for _, i := range x.candidates(host) {
 		r := x.rules[i]
 		if chosen != nil && contains(chosen.from, r) {
+			continue
+		}
+		if res.Endpoints.Selected && contains(res.Endpoints.From, r) {
+			// Not ignored: its load balancing reaches the waypoint's
+			// endpoints, which mergedViolations judges.
 			continue
 		}
 		ig := Ignored{Rule: r, Part: WholeRule, Reason: x.whyNotRead(r, x.resolved[i], proxyNamespace, serviceNamespace, f, chosen)}
@@ -94,6 +118,37 @@ func waypointEntry(entries []*entry) *entry {
 		}
 	}
 	return catchAll
+}
+
+// endpointEntry is Istio's SidecarScope.DestinationRule for outbound
+// traffic, which NewEndpointBuilder (pilot/pkg/xds/endpoints/
+// endpoint_builder.go) asks for every cluster, a waypoint's inbound-vip
+// clusters included: the first merged rule, in order, of the proxy's own
+// namespace whose workloadSelector is a subset of the proxy's labels;
+// nil when none is (the caller then has the catch-all rule, as Istio
+// returns it).
+func endpointEntry(entries []*entry, proxyNamespace string, labels map[string]string) *entry {
+	for _, e := range entries {
+		sel := e.spec.GetWorkloadSelector()
+		if sel == nil || e.from[0].Namespace != proxyNamespace {
+			continue
+		}
+		if subsetOf(sel.GetMatchLabels(), labels) {
+			return e
+		}
+	}
+	return nil
+}
+
+// subsetOf is labels.Instance.SubsetOf: every label of sel is in labels
+// with the same value (an empty selector selects every workload).
+func subsetOf(sel, labels map[string]string) bool {
+	for k, v := range sel {
+		if w, ok := labels[k]; !ok || w != v {
+			return false
+		}
+	}
+	return true
 }
 
 // mostSpecificHostMatch is Istio's MostSpecificHostMatch for a host that is

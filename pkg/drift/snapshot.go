@@ -18,6 +18,7 @@ import (
 
 	"github.com/failover-webhook/failover-webhook/pkg/gateway"
 	"github.com/failover-webhook/failover-webhook/pkg/keys"
+	"github.com/failover-webhook/failover-webhook/pkg/validate"
 )
 
 // Snapshot is what one cluster holds that failover depends on. It keeps a
@@ -147,23 +148,7 @@ func ServiceHost(svc types.NamespacedName) string {
 // or "none"), and for the Services of waypoints and east-west gateways,
 // which Istio never sends through a waypoint (fetchWaypointForService).
 func EffectiveWaypoint(svc types.NamespacedName, service, namespace Labels) (_ types.NamespacedName, ok bool) {
-	switch service[keys.GatewayManaged] {
-	case keys.ManagedByWaypointController, keys.ManagedByEastWestController:
-		return types.NamespacedName{}, false
-	}
-	source := service
-	if _, own := service[keys.UseWaypoint]; !own {
-		source = namespace
-	}
-	name := source[keys.UseWaypoint]
-	if name == "" || name == keys.NoWaypoint {
-		return types.NamespacedName{}, false
-	}
-	ns := source[keys.UseWaypointNamespace]
-	if ns == "" {
-		ns = svc.Namespace
-	}
-	return types.NamespacedName{Namespace: ns, Name: name}, true
+	return validate.WaypointOf(svc, service, namespace)
 }
 
 // WaypointsUsed returns the waypoints the Services of s use, each once, in

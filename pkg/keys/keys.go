@@ -27,6 +27,10 @@ const (
 	ManagedByWaypointController = "istio.io-mesh-controller"
 	ManagedByEastWestController = "istio.io-eastwest-controller"
 
+	// GatewayName is the label Istio gives the pods of the Gateway
+	// it deploys, a waypoint's included, with the Gateway's name.
+	GatewayName = "gateway.networking.k8s.io/gateway-name"
+
 	// Enforcement is the namespace label choosing the policy mode.
 	Enforcement = "failover-webhook.io/enforcement"
 

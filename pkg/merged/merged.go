@@ -19,7 +19,6 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/failover-webhook/failover-webhook/pkg/consolidate"
-	"github.com/failover-webhook/failover-webhook/pkg/drift"
 	"github.com/failover-webhook/failover-webhook/pkg/mode"
 	"github.com/failover-webhook/failover-webhook/pkg/policy"
 	"github.com/failover-webhook/failover-webhook/pkg/rules"
@@ -47,8 +46,15 @@ type Input struct {
 //     naming the rule whose policy it meets in the merge: an error in mode
 //     enforce, a warning in warn, an audit finding in audit, as the rule's
 //     own violations;
+//   - FW101 likewise where a rule whose workloadSelector selects the
+//     waypoint's pods gives its endpoints failover priorities while the
+//     clusters, built from the rules without a selector, lack outlier
+//     detection (Istio reads the two for endpoints and for clusters:
+//     validate.EvaluateWaypoint), naming both;
 //   - FW112, a warning, for a rule whose top-level trafficPolicy, subset
-//     or whole self a waypoint does not apply, naming the rule that does.
+//     or whole self a waypoint does not apply, naming the rule that does,
+//     and for a localityLbSetting of a rule the clusters read whose
+//     endpoints read a selector rule instead.
 //
 // Rules of namespaces the webhook does not judge (excluded, mode off)
 // get no findings. Findings come sorted by namespace, name and field.
@@ -66,10 +72,16 @@ func Judge(in Input) []policy.Finding {
 		if in.Service != nil {
 			svc = in.Service(h.service)
 		}
-		proxyNS := waypointNamespace(h.service, svc, in.Namespaces.LabelsOf(h.service.Namespace))
-		res := idx.ForWaypoint(proxyNS, h.service.Namespace, h.host)
+		w := waypointOf(h.service, svc, in.Namespaces.LabelsOf(h.service.Namespace))
+		proxyNS := w.Namespace
+		res := idx.ForWaypointPods(proxyNS, consolidate.WaypointPodLabels(w.Name), h.service.Namespace, h.host)
 		j.ignored(h.host, proxyNS, res)
-		j.mergedViolations(h, svc, res)
+		if res.Endpoints.Selected {
+			j.failoverNotOnEndpoints(h.host, proxyNS, res)
+			j.twoViewViolations(h, svc, w, res)
+		} else {
+			j.mergedViolations(h, svc, w, res)
+		}
 	}
 	slices.SortStableFunc(j.out, func(a, b policy.Finding) int {
 		return cmp.Or(cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name), cmp.Compare(a.Field, b.Field))
@@ -126,18 +138,19 @@ func anyShared(hosts []host, rs []consolidate.Rule) bool {
 	return false
 }
 
-// waypointNamespace is the namespace of the waypoint serving the Service:
-// the one its labels or its namespace's name (drift.EffectiveWaypoint),
-// else its own, where the webhook puts the waypoint it names.
-func waypointNamespace(key types.NamespacedName, svc *corev1.Service, nsLabels map[string]string) string {
+// waypointOf is the waypoint serving the Service: the one its labels or
+// its namespace's name (validate.WaypointOf); else a waypoint of unknown
+// name in the Service's own namespace, where the webhook puts the waypoint
+// it names.
+func waypointOf(key types.NamespacedName, svc *corev1.Service, nsLabels map[string]string) types.NamespacedName {
 	var labels map[string]string
 	if svc != nil {
 		labels = svc.Labels
 	}
-	if w, ok := drift.EffectiveWaypoint(key, drift.Relevant(labels), drift.Relevant(nsLabels)); ok {
-		return w.Namespace
+	if w, ok := validate.WaypointOf(key, labels, nsLabels); ok {
+		return w
 	}
-	return key.Namespace
+	return types.NamespacedName{Namespace: key.Namespace}
 }
 
 type judgment struct {
@@ -230,38 +243,109 @@ var subsetPath = regexp.MustCompile(`^spec\.subsets\[(\d+)\]`)
 
 // mergedViolations reports FW101 for the failover settings the merged rule
 // leaves without outlier detection where their own rule does not.
-func (j *judgment) mergedViolations(h host, svc *corev1.Service, res consolidate.Result) {
+func (j *judgment) mergedViolations(h host, svc *corev1.Service, w types.NamespacedName, res consolidate.Result) {
 	if res.Spec == nil || len(res.From) < 2 {
 		return
 	}
-	target := validate.Target{Namespace: res.From[0].Namespace, Service: svc, ServiceKey: h.service}
-	specPath := field.NewPath("spec")
-	for _, v := range validate.EvaluateFor(res.Spec, specPath, target).Violations {
+	target := validate.Target{Namespace: res.From[0].Namespace, Service: svc, ServiceKey: h.service, Waypoint: w}
+	view := consolidate.View{Spec: res.Spec, From: res.From, PolicyFrom: res.PolicyFrom}
+	for _, v := range validate.EvaluateFor(res.Spec, field.NewPath("spec"), target).Violations {
 		if v.Rule != rules.FailoverWithoutOutlierDetection {
 			continue
 		}
-		origin, path, msg := res.PolicyFrom, v.Field, v.Message
-		if m := subsetPath.FindStringSubmatch(v.Field); m != nil {
-			i, _ := strconv.Atoi(m[1])
-			var at int
-			origin, at = subsetOrigin(res, res.Spec.GetSubsets()[i])
-			from := fmt.Sprintf("spec.subsets[%d]", i)
-			to := fmt.Sprintf("spec.subsets[%d]", at)
-			path, msg = strings.Replace(path, from, to, 1), strings.ReplaceAll(msg, from+".", to+".")
-		}
-		if origin.Name == "" || ownViolation(origin, path, h, svc) {
+		origin, path, msg := fromRule(view, v.Field, v.Message)
+		if origin.Name == "" || ownViolation(origin, path, h, svc, w) {
 			continue
 		}
 		j.add(origin, rules.FailoverWithoutOutlierDetection, path, policy.Error, fmt.Sprintf(
 			"after Istio merges the DestinationRules of host %s (%s, in this order; the top-level trafficPolicy is %s): %s",
-			h.host, names(res.From), policySource(res), msg))
+			h.host, names(res.From), policySource(view), msg))
 	}
+}
+
+// twoViewViolations reports FW101 where a rule whose workloadSelector
+// selects the waypoint's pods gives its endpoints failover priorities
+// (res.Endpoints) while the waypoint's clusters, built from the rules
+// without a selector (res.Spec), lack outlier detection: Istio reads the
+// first for outbound traffic in NewEndpointBuilder and the second for
+// inbound traffic in buildWaypointInboundVIP (SidecarScope.DestinationRule).
+// The finding is on the rule declaring the failover and names both.
+func (j *judgment) twoViewViolations(h host, svc *corev1.Service, w types.NamespacedName, res consolidate.Result) {
+	ep := res.Endpoints
+	target := validate.Target{Namespace: ep.From[0].Namespace, Service: svc, ServiceKey: h.service, Waypoint: w}
+	clusters := "no DestinationRule (Istio's defaults: no outlier detection)"
+	if res.Spec != nil {
+		clusters = fmt.Sprintf("%s (top-level trafficPolicy: %s)", names(res.From), policySource(consolidate.View{Spec: res.Spec, From: res.From, PolicyFrom: res.PolicyFrom}))
+	}
+	for _, v := range validate.EvaluateWaypoint(res.Spec, ep.Spec, field.NewPath("spec"), target).Violations {
+		if v.Rule != rules.FailoverWithoutOutlierDetection {
+			continue
+		}
+		origin, path, msg := fromRule(ep, v.Field, v.Message)
+		if origin.Name == "" || ownViolation(origin, path, h, svc, w) {
+			continue
+		}
+		j.add(origin, rules.FailoverWithoutOutlierDetection, path, policy.Error, fmt.Sprintf(
+			"for host %s a waypoint in namespace %s takes its endpoints' failover priorities from %s, whose workloadSelector selects its pods (top-level trafficPolicy: %s), "+
+				"but builds its clusters, and their outlier detection, from %s, as Istio reads rules with a selector for endpoints only (SidecarScope.DestinationRule): %s; "+
+				"put the outlier detection in the rule without a workloadSelector, or the failover there too",
+			h.host, w.Namespace, names(ep.From), policySource(ep), clusters, msg))
+	}
+}
+
+// failoverNotOnEndpoints reports FW112 for each locality load balancer
+// of the rules the waypoint builds its clusters from while its endpoints
+// read a selector rule: the priorities of those endpoints come from the
+// selector rule only (NewEndpointBuilder reads one DestinationRule for
+// outbound traffic), so that load balancer's failover never applies.
+func (j *judgment) failoverNotOnEndpoints(h, proxyNS string, res consolidate.Result) {
+	ep := res.Endpoints
+	for _, r := range res.From {
+		if contains(ep.From, r) {
+			continue
+		}
+		type lb struct {
+			path string
+			lb   *networking.LoadBalancerSettings
+		}
+		lbs := []lb{{"spec.trafficPolicy.loadBalancer", r.Spec.GetTrafficPolicy().GetLoadBalancer()}}
+		for i, sub := range r.Spec.GetSubsets() {
+			lbs = append(lbs, lb{fmt.Sprintf("spec.subsets[%d].trafficPolicy.loadBalancer", i), sub.GetTrafficPolicy().GetLoadBalancer()})
+		}
+		for _, l := range lbs {
+			if l.lb.GetLocalityLbSetting() == nil {
+				continue
+			}
+			j.add(r, rules.RuleShadowed, l.path, policy.Warning, fmt.Sprintf(
+				"a waypoint in namespace %s builds its clusters for host %s from this rule but takes its endpoints' load balancing, and so their failover priorities, from %s, whose workloadSelector selects its pods (SidecarScope.DestinationRule, outbound, in NewEndpointBuilder): this localityLbSetting does not apply to them",
+				proxyNS, h, names(ep.From)))
+		}
+	}
+}
+
+func contains(rs []consolidate.Rule, r consolidate.Rule) bool {
+	return slices.ContainsFunc(rs, func(x consolidate.Rule) bool { return x.Namespace == r.Namespace && x.Name == r.Name })
+}
+
+// fromRule maps a violation at path, with message msg, in the merged spec
+// of view to the rule it comes from and the path there: a subset's rule,
+// else the rule of the top-level trafficPolicy.
+func fromRule(view consolidate.View, path, msg string) (consolidate.Rule, string, string) {
+	m := subsetPath.FindStringSubmatch(path)
+	if m == nil {
+		return view.PolicyFrom, path, msg
+	}
+	i, _ := strconv.Atoi(m[1])
+	origin, at := subsetOrigin(view, view.Spec.GetSubsets()[i])
+	from := fmt.Sprintf("spec.subsets[%d]", i)
+	to := fmt.Sprintf("spec.subsets[%d]", at)
+	return origin, strings.Replace(path, from, to, 1), strings.ReplaceAll(msg, from+".", to+".")
 }
 
 // subsetOrigin returns the rule a merged subset comes from and its index
 // there.
-func subsetOrigin(res consolidate.Result, s *networking.Subset) (consolidate.Rule, int) {
-	for _, r := range res.From {
+func subsetOrigin(view consolidate.View, s *networking.Subset) (consolidate.Rule, int) {
+	for _, r := range view.From {
 		if i := slices.Index(r.Spec.GetSubsets(), s); i >= 0 {
 			return r, i
 		}
@@ -271,8 +355,8 @@ func subsetOrigin(res consolidate.Result, s *networking.Subset) (consolidate.Rul
 
 // ownViolation reports whether r alone already violates at path, which
 // the rule's own finding reports.
-func ownViolation(r consolidate.Rule, path string, h host, svc *corev1.Service) bool {
-	t := validate.Target{Namespace: r.Namespace, Service: svc, ServiceKey: h.service}
+func ownViolation(r consolidate.Rule, path string, h host, svc *corev1.Service, w types.NamespacedName) bool {
+	t := validate.Target{Namespace: r.Namespace, Service: svc, ServiceKey: h.service, Waypoint: w}
 	return slices.ContainsFunc(validate.EvaluateFor(r.Spec, field.NewPath("spec"), t).Violations, func(v verdict.Entry) bool {
 		return v.Rule == rules.FailoverWithoutOutlierDetection && v.Field == path
 	})
@@ -286,9 +370,9 @@ func names(rs []consolidate.Rule) string {
 	return strings.Join(out, ", ")
 }
 
-func policySource(res consolidate.Result) string {
-	if res.PolicyFrom.Name == "" {
+func policySource(v consolidate.View) string {
+	if v.PolicyFrom.Name == "" {
 		return "none"
 	}
-	return res.PolicyFrom.String() + "'s"
+	return v.PolicyFrom.String() + "'s"
 }

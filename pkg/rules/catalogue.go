@@ -117,7 +117,8 @@ var Catalogue = []Rule{
 			"trafficPolicy wins and later rules only add subsets of new names. The waypoint reads the rules of its own " +
 			"namespace first, then those the Service's namespace exports to it, then the root namespace's " +
 			"(`destinationRule`), the most specific host in each, and never a rule with a workloadSelector " +
-			"(sidecar.go `DestinationRule`, inbound). A rule can be fine alone and broken after the merge, or have its " +
+			"for its clusters (sidecar.go `DestinationRule`, inbound), while its endpoints take their failover from a selector rule " +
+			"matching its pods (outbound, endpoint_builder.go `NewEndpointBuilder`). A rule can be fine alone and broken after the merge, or have its " +
 			"failover silently dropped; the finding names the rule that applies instead, and why.",
 		Fix: "keep one DestinationRule per host, or put the traffic policy in the rule that comes first.",
 	},
@@ -264,7 +265,7 @@ var Catalogue = []Rule{
 	{
 		ID:       GlobalThroughWaypoint,
 		Title:    "a Service that is not global uses a global waypoint",
-		Reported: clusterWarning,
+		Reported: "a warning by `webhook audit` (per cluster, one or several) and by `webhook check` for the Services of its input whose waypoint's Service or Gateway in the input is global",
 		Why: "Istio decides a Service's scope from its own and its namespace's labels only (matchServiceScope in " +
 			"pilot/pkg/serviceregistry/ambient/services.go, against meshConfig's serviceScopeConfigs), never from its waypoint: " +
 			"the reverse holds, a waypoint serving global Services is exposed through the east-west gateway " +

@@ -24,6 +24,12 @@ func Admit(spec *networking.DestinationRule, t Target, nsLabels map[string]strin
 	if m == mode.Off {
 		return verdict.Apply(m, "", t.Namespace, nil, false)
 	}
+	if t.Waypoint.Name == "" && t.Service != nil && t.ServiceKey.Namespace == t.Namespace {
+		// nsLabels are the Service's namespace's too: its
+		// istio.io/use-waypoint names the waypoint when the Service's
+		// own labels do not.
+		t.Waypoint = waypointOf(t.ServiceKey, t.Service.Labels, nsLabels)
+	}
 	f := EvaluateFor(spec, field.NewPath("spec"), t)
 	return verdict.Apply(m, modeWarning, t.Namespace, f.Entries(), specUnchanged)
 }

@@ -8,10 +8,8 @@ import (
 	"slices"
 
 	networking "istio.io/api/networking/v1alpha3"
-	apitype "istio.io/api/type/v1beta1"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
-	"github.com/failover-webhook/failover-webhook/pkg/keys"
 	"github.com/failover-webhook/failover-webhook/pkg/rules"
 	"github.com/failover-webhook/failover-webhook/pkg/verdict"
 )
@@ -59,7 +57,7 @@ func EvaluateFor(spec *networking.DestinationRule, specPath *field.Path, t Targe
 	// the selector rule that matches it (NewEndpointBuilder reads it for
 	// outbound traffic, which honours the selector). So only the clusters
 	// without a subset exist, and none has this rule's outlier detection.
-	forWaypoint := selectsWaypoint(spec.GetWorkloadSelector())
+	forWaypoint := SelectsWaypoint(spec.GetWorkloadSelector(), t.Namespace, t.Waypoint)
 
 	scopes := (len(subsets) + 1) * len(ports)
 	switch active, declared := declaresFailover(top, subs); {
@@ -253,14 +251,4 @@ func hasActiveFailover(lb setting[networking.LoadBalancerSettings]) bool {
 		}
 	}
 	return false
-}
-
-// selectsWaypoint reports a workloadSelector that selects the pods of a
-// waypoint: Istio labels them gateway.istio.io/managed=istio.io-mesh-controller
-// (manifests/charts/istio-control/istio-discovery/files/waypoint.yaml), and
-// no other workload. A selector naming only a Gateway's name may select an
-// ingress gateway, which applies a selector rule like a sidecar does, so it
-// is judged as usual.
-func selectsWaypoint(s *apitype.WorkloadSelector) bool {
-	return s.GetMatchLabels()[keys.GatewayManaged] == keys.ManagedByWaypointController
 }

@@ -854,6 +854,31 @@ trafficPolicy:
 			target:   Target{Namespace: "prod", Service: svc(http80)},
 			warnings: []string{"spec.workloadSelector"},
 		},
+		"a rule selecting the pods of the Service's waypoint by its Gateway's name violates: the waypoint builds its clusters without it": {
+			spec: `
+host: a
+workloadSelector: {matchLabels: {gateway.networking.k8s.io/gateway-name: waypoint}}
+trafficPolicy:
+  outlierDetection: {}
+  loadBalancer:
+    localityLbSetting: {failoverPriority: [topology.istio.io/cluster]}
+`,
+			target:     Target{Namespace: "prod", Service: svc(http80), Waypoint: types.NamespacedName{Namespace: "prod", Name: "waypoint"}},
+			violations: []string{"spec.trafficPolicy.loadBalancer.localityLbSetting.failoverPriority"},
+			warnings:   []string{"spec.workloadSelector"},
+		},
+		"a Gateway's name selects no waypoint of another namespace: a selector rule reaches proxies of its own only": {
+			spec: `
+host: a
+workloadSelector: {matchLabels: {gateway.networking.k8s.io/gateway-name: waypoint}}
+trafficPolicy:
+  outlierDetection: {}
+  loadBalancer:
+    localityLbSetting: {failoverPriority: [topology.istio.io/cluster]}
+`,
+			target:   Target{Namespace: "prod", Service: svc(http80), Waypoint: types.NamespacedName{Namespace: "mesh", Name: "waypoint"}},
+			warnings: []string{"spec.workloadSelector"},
+		},
 		"exportTo that hides the rule from its own namespace is warned": {
 			spec: `
 host: a

@@ -4,8 +4,11 @@ import (
 	"strings"
 
 	networking "istio.io/api/networking/v1alpha3"
+	apitype "istio.io/api/type/v1beta1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/failover-webhook/failover-webhook/pkg/keys"
 )
 
 // Target is what the rule knows of where a DestinationRule applies.
@@ -18,6 +21,68 @@ type Target struct {
 	// ServiceKey names the Service the host names; zero when it names
 	// none (a ServiceEntry host, a wildcard).
 	ServiceKey types.NamespacedName
+	// Waypoint is the waypoint the Service uses (its istio.io/use-waypoint
+	// label, else its namespace's); zero when unknown. A rule whose
+	// workloadSelector names the waypoint's Gateway selects its pods
+	// (SelectsWaypoint).
+	Waypoint types.NamespacedName
+}
+
+// SelectsWaypoint reports whether a rule of namespace ns whose
+// workloadSelector is sel selects the pods of a waypoint, so that the
+// waypoint takes its endpoints' load balancing, and failover priorities,
+// from the rule (SidecarScope.DestinationRule, outbound) but never its
+// clusters' outlier detection (the same, inbound, in
+// buildWaypointInboundVIP). Istio labels every waypoint pod
+// gateway.istio.io/managed=istio.io-mesh-controller and
+// gateway.networking.k8s.io/gateway-name=<the Gateway's name>
+// (manifests/charts/istio-control/istio-discovery/files/waypoint.yaml,
+// pilot/pkg/config/kube/gatewaycommon/deploymentcontroller.go), so a
+// selector of the first selects any waypoint, and one of the second alone
+// selects the waypoint w when it names w in w's own namespace (a selector
+// rule reaches only proxies of its namespace). A Gateway's name that is not
+// a known waypoint's may be an ingress gateway's, which applies a selector
+// rule as a sidecar does, so the rule is then judged as usual.
+func SelectsWaypoint(sel *apitype.WorkloadSelector, ns string, w types.NamespacedName) bool {
+	m := sel.GetMatchLabels()
+	if m[keys.GatewayManaged] == keys.ManagedByWaypointController {
+		return true
+	}
+	name, ok := m[keys.GatewayName]
+	return ok && len(m) == 1 && w.Name != "" && name == w.Name && ns == w.Namespace
+}
+
+// WaypointOf returns the waypoint Istio sends traffic of a Service
+// through: the Service's own istio.io/use-waypoint, else its namespace's
+// (nsLabels, nil when unknown), with the matching
+// istio.io/use-waypoint-namespace (default: the Service's namespace). ok
+// is false when the Service uses none (no label, or "none"), and for the
+// Services of waypoints and east-west gateways, which Istio never sends
+// through a waypoint (fetchWaypointForService).
+func WaypointOf(svc types.NamespacedName, labels, nsLabels map[string]string) (_ types.NamespacedName, ok bool) {
+	switch labels[keys.GatewayManaged] {
+	case keys.ManagedByWaypointController, keys.ManagedByEastWestController:
+		return types.NamespacedName{}, false
+	}
+	source := labels
+	if _, own := labels[keys.UseWaypoint]; !own {
+		source = nsLabels
+	}
+	name := source[keys.UseWaypoint]
+	if name == "" || name == keys.NoWaypoint {
+		return types.NamespacedName{}, false
+	}
+	ns := source[keys.UseWaypointNamespace]
+	if ns == "" {
+		ns = svc.Namespace
+	}
+	return types.NamespacedName{Namespace: ns, Name: name}, true
+}
+
+// waypointOf is WaypointOf, zero when the Service uses none.
+func waypointOf(key types.NamespacedName, labels, nsLabels map[string]string) types.NamespacedName {
+	w, _ := WaypointOf(key, labels, nsLabels)
+	return w
 }
 
 // ServiceOf returns the Kubernetes Service host names from a rule in
@@ -53,5 +118,10 @@ func TargetOf(spec *networking.DestinationRule, namespace string, lookup func(ty
 		return t
 	}
 	t.ServiceKey, t.Service = key, lookup(key)
+	if t.Service != nil {
+		// The Service's own label names its waypoint; its namespace's
+		// label, which Admit reads, is not known here.
+		t.Waypoint = waypointOf(key, t.Service.Labels, nil)
+	}
 	return t
 }

@@ -103,7 +103,8 @@ const generatedPairs = 100
 // generatePairs returns n cases of two rules for host app in namespace
 // default, as Istio merges them for one waypoint: the same host in either
 // spelling, the same or different exportTo, a workloadSelector of the
-// waypoint's pods on one of them or neither, and either created first.
+// waypoint's pods (by their controller's label or their Gateway's name) on
+// one of them or neither, and either created first.
 func generatePairs(n int) []namedCase {
 	r := rand.New(rand.NewPCG(corpusSeed, 1))
 	out := make([]namedCase, 0, n)
@@ -119,7 +120,13 @@ func generatePairs(n int) []namedCase {
 			if specs[k]["exportTo"] != nil {
 				specs[k]["exportTo"] = []any{"."}
 			}
-			specs[k]["workloadSelector"] = map[string]any{"matchLabels": map[string]any{"gateway.istio.io/managed": "istio.io-mesh-controller"}}
+			// The waypoint's pods by their controller, or by their
+			// Gateway's name (the world's waypoint is default/waypoint).
+			labels := map[string]any{"gateway.istio.io/managed": "istio.io-mesh-controller"}
+			if r.IntN(2) == 0 {
+				labels = map[string]any{"gateway.networking.k8s.io/gateway-name": "waypoint"}
+			}
+			specs[k]["workloadSelector"] = map[string]any{"matchLabels": labels}
 		}
 		first := r.IntN(2)
 		var rules []string

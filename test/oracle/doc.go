@@ -6,7 +6,10 @@
 // while Istio gives (or, with outlier detection added everywhere, would
 // give) its endpoints failover priorities. The corpus is the agreement
 // corpus's rules, generated rules and generated pairs of rules for the
-// host; a pair is judged by the webhook on pkg/consolidate's merge.
+// host; a pair is judged by the webhook on pkg/consolidate's merge, in two
+// views when a rule selects the waypoint's pods (clusters from the rules
+// without a selector, endpoints from the selector rule:
+// validate.EvaluateWaypoint).
 // TestFixtureShowsFailover holds the fixture itself to a known outcome, so
 // that a world in which Istio builds nothing cannot pass as "no violation".
 //

@@ -7,7 +7,6 @@ import (
 	"sync/atomic"
 	"testing"
 
-	networking "istio.io/api/networking/v1alpha3"
 	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
 	"istio.io/istio/pilot/pkg/config/kube/crd"
 	corev1 "k8s.io/api/core/v1"
@@ -33,11 +32,31 @@ func webhookVerdict(t *testing.T, c istioCase) (bool, string) {
 		}
 		return nil
 	}
-	spec, judged := singleOrMerged(t, c.rules)
-	if spec == nil {
+	rules := decodeRules(t, c.rules)
+	if len(rules) == 1 {
+		// One rule: judged as it is admitted.
+		spec := rules[0].Spec
+		return verdictOf(validate.EvaluateFor(spec, field.NewPath("spec"), validate.TargetOf(spec, "default", lookup)), "the rule")
+	}
+	// Several rules: judged as pkg/consolidate merges them for the world's
+	// waypoint (default/waypoint, whose pods carry the labels Istio gives
+	// a waypoint's), in the two views a waypoint reads when a selector
+	// rule selects its pods.
+	res := consolidate.ForWaypointPods("default", consolidate.WaypointPodLabels("waypoint"), "default", appHost, rules)
+	target := validate.Target{Namespace: "default", Service: svc, ServiceKey: types.NamespacedName{Namespace: "default", Name: "app"}, Waypoint: types.NamespacedName{Namespace: "default", Name: "waypoint"}}
+	if res.Endpoints.Selected {
+		judged := fmt.Sprintf("clusters from the merge of %v, endpoints from the merge of %v", res.From, res.Endpoints.From)
+		return verdictOf(validate.EvaluateWaypoint(res.Spec, res.Endpoints.Spec, field.NewPath("spec"), target), judged)
+	}
+	judged := fmt.Sprintf("the merge of %v", res.From)
+	if res.Spec == nil {
 		return false, "no rule applies to the waypoint (" + judged + ")"
 	}
-	f := validate.EvaluateFor(spec, field.NewPath("spec"), validate.TargetOf(spec, "default", lookup))
+	return verdictOf(validate.EvaluateFor(res.Spec, field.NewPath("spec"), target), judged)
+}
+
+// verdictOf is whether findings deny, with their messages.
+func verdictOf(f validate.Findings, judged string) (bool, string) {
 	if len(f.Violations) == 0 {
 		return false, "no violation of " + judged
 	}
@@ -48,11 +67,8 @@ func webhookVerdict(t *testing.T, c istioCase) (bool, string) {
 	return true, judged + ": " + strings.Join(msgs, "; ")
 }
 
-// singleOrMerged is the spec the webhook judges: a single rule as it is
-// admitted; several rules for the host as pkg/consolidate merges them for
-// the waypoint in namespace default (nil when none applies), with what was
-// judged in words.
-func singleOrMerged(t *testing.T, rules []string) (*networking.DestinationRule, string) {
+// decodeRules decodes the rules of a case.
+func decodeRules(t *testing.T, rules []string) []consolidate.Rule {
 	t.Helper()
 	var all []consolidate.Rule
 	for _, r := range rules {
@@ -62,18 +78,19 @@ func singleOrMerged(t *testing.T, rules []string) (*networking.DestinationRule, 
 		}
 		all = append(all, consolidate.Rule{Namespace: dr.Namespace, Name: dr.Name, Created: dr.CreationTimestamp.Time, Spec: &dr.Spec})
 	}
-	if len(all) == 1 {
-		return all[0].Spec, "the rule"
-	}
-	res := consolidate.ForWaypoint("default", "default", appHost, all)
-	return res.Spec, fmt.Sprintf("the merge of %v", res.From)
+	return all
 }
 
 // kubernetesService is the host as the webhook reads it: the Kubernetes
 // Service app in namespace default with the case's ports, whose names
-// give Istio the protocols serviceYAML declares.
+// give Istio the protocols serviceYAML declares, bound to the world's
+// waypoint.
 func kubernetesService(ports []servicePort) *corev1.Service {
-	svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "app", Namespace: "default"}}
+	svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "app", Namespace: "default", Labels: map[string]string{
+		// As the world's ServiceEntry: the Service uses waypoint
+		// default/waypoint, which the webhook reads from this label.
+		"istio.io/use-waypoint": "waypoint",
+	}}}
 	for _, p := range ports {
 		svc.Spec.Ports = append(svc.Spec.Ports, corev1.ServicePort{Name: p.name, Port: p.port})
 	}
@@ -93,9 +110,8 @@ func TestWebhookAgreesWithIstio(t *testing.T) {
 	}
 	generated, pairs := generateCorpus(generatedCases), generatePairs(generatedPairs)
 	corpus := slices.Concat(table, validateTables, generated, pairs)
-	var refused, gatewayByName atomic.Int32
+	var refused, selectorPairs, gatewayByName atomic.Int32
 	disagreements := 0
-	var unjudged atomic.Int32
 	for _, c := range corpus {
 		t.Run(c.name, func(t *testing.T) {
 			t.Cleanup(func() {
@@ -109,27 +125,14 @@ func TestWebhookAgreesWithIstio(t *testing.T) {
 				refused.Add(1)
 				t.Skipf("Istio refuses the rule: %v", err)
 			}
+			if len(c.rules) > 1 && selectsWaypointPods(t, c.rules) {
+				selectorPairs.Add(1)
+			}
 			if selectsGatewayByNameOnly(t, c.rules) {
-				// The webhook cannot tell whether a Gateway's name is a
-				// waypoint's or an ingress gateway's, and judges the rule
-				// as a gateway applies it; in this world it is the
-				// waypoint's.
 				gatewayByName.Add(1)
-				t.Skip("not judged: a workloadSelector of a Gateway's name only")
 			}
 			istio := askIstio(t, c.istioCase)
 			denied, msg := webhookVerdict(t, c.istioCase)
-			if denied != istio.violates() && len(c.rules) > 1 && selectsWaypointPods(t, c.rules) {
-				// Not judged: pkg/consolidate merges what the waypoint
-				// builds its clusters from, where selector rules never
-				// apply (buildWaypointInboundVIP); the waypoint's
-				// endpoints take their priorities from the selector rule
-				// (NewEndpointBuilder), and no merge of one spec holds
-				// both views.
-				unjudged.Add(1)
-				t.Logf("not judged, a pair with a rule selecting the waypoint's pods: webhook denies: %v (%s); Istio's unprotected clusters: %v", denied, msg, istio.unprotected)
-				return
-			}
 			if denied != istio.violates() {
 				disagreements++
 				t.Errorf("webhook denies: %v (%s); Istio's waypoint clusters without outlier detection whose endpoints get failover priorities: %v (of %d)",
@@ -137,8 +140,8 @@ func TestWebhookAgreesWithIstio(t *testing.T) {
 			}
 		})
 	}
-	t.Logf("corpus: %d cases (%d of the agreement corpus, %d of pkg/validate's decision tables of which Istio refuses %d, %d generated rules, %d generated pairs), %d disagreements; not judged: %d pairs with a rule selecting the waypoint's pods on which the two differ, %d rules selecting a Gateway by name only",
-		len(corpus), len(table), len(validateTables), refused.Load(), len(generated), len(pairs), disagreements, unjudged.Load(), gatewayByName.Load())
+	t.Logf("corpus: %d cases (%d of the agreement corpus, %d of pkg/validate's decision tables of which Istio refuses %d, %d generated rules, %d generated pairs), %d disagreements; among them %d pairs with a rule selecting the waypoint's pods (judged in two views) and %d cases with a rule selecting the waypoint's Gateway by name only",
+		len(corpus), len(table), len(validateTables), refused.Load(), len(generated), len(pairs), disagreements, selectorPairs.Load(), gatewayByName.Load())
 }
 
 // selectsWaypointPods reports whether one of rules has a workloadSelector
@@ -150,7 +153,8 @@ func selectsWaypointPods(t *testing.T, rules []string) bool {
 		if err := yaml.Unmarshal([]byte(r), &dr); err != nil {
 			t.Fatalf("decoding %q: %v", r, err)
 		}
-		if dr.Spec.GetWorkloadSelector().GetMatchLabels()["gateway.istio.io/managed"] == "istio.io-mesh-controller" {
+		m := dr.Spec.GetWorkloadSelector().GetMatchLabels()
+		if m["gateway.istio.io/managed"] == "istio.io-mesh-controller" || m["gateway.networking.k8s.io/gateway-name"] == "waypoint" {
 			return true
 		}
 	}
@@ -165,7 +169,7 @@ func istioRefuses(rules []string) error {
 }
 
 // selectsGatewayByNameOnly reports whether one of rules selects pods by
-// nothing but a Gateway's name.
+// nothing but a Gateway's name, which is the world's waypoint's.
 func selectsGatewayByNameOnly(t *testing.T, rules []string) bool {
 	t.Helper()
 	for _, r := range rules {
