@@ -123,44 +123,38 @@ func (m Median) String() string {
 	return fmt.Sprintf("%s (%d runs: %s)", ratioString(m.Median), m.Runs, spreadString(m.Spread))
 }
 
-// loadMedian is the median over repetitions of one load ratio.
-func loadMedian(reps []Repeat, path string, concurrency int, value func(LoadRatio) Number) Median {
+// medianOver is the median over repetitions of value, taken from the
+// items of each repetition that match.
+func medianOver[T any](reps []Repeat, items func(Repeat) []T, match func(T) bool, value func(T) Number) Median {
 	var v []float64
 	for _, r := range reps {
-		for _, l := range r.Load {
-			if l.Path == path && l.Concurrency == concurrency {
-				v = append(v, float64(value(l)))
+		for _, item := range items(r) {
+			if match(item) {
+				v = append(v, float64(value(item)))
 			}
 		}
 	}
 	return medianOf(v)
 }
 
+// loadMedian is the median over repetitions of one load ratio.
+func loadMedian(reps []Repeat, path string, concurrency int, value func(LoadRatio) Number) Median {
+	return medianOver(reps, func(r Repeat) []LoadRatio { return r.Load },
+		func(l LoadRatio) bool { return l.Path == path && l.Concurrency == concurrency }, value)
+}
+
 // apiMedian is the median over repetitions of one API-server ratio.
 func apiMedian(reps []Repeat, kind, op string, value func(APIRatio) Number) Median {
-	var v []float64
-	for _, r := range reps {
-		for _, a := range r.API {
-			if a.Kind == kind && a.Operation == op {
-				v = append(v, float64(value(a)))
-			}
-		}
-	}
-	return medianOf(v)
+	return medianOver(reps, func(r Repeat) []APIRatio { return r.API },
+		func(a APIRatio) bool { return a.Kind == kind && a.Operation == op }, value)
 }
 
 // callMedian is the median over repetitions of the API server's call
 // ratio.
 func callMedian(reps []Repeat, kind, op string) Median {
-	var v []float64
-	for _, r := range reps {
-		for _, c := range r.Calls {
-			if c.Kind == kind && c.Operation == op {
-				v = append(v, float64(c.WebhookOverNoop))
-			}
-		}
-	}
-	return medianOf(v)
+	return medianOver(reps, func(r Repeat) []CallRatio { return r.Calls },
+		func(c CallRatio) bool { return c.Kind == kind && c.Operation == op },
+		func(c CallRatio) Number { return c.WebhookOverNoop })
 }
 
 // memoryGrowth is the webhook's anonymous memory after the last
