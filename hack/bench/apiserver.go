@@ -189,6 +189,11 @@ func (s *admissionSetup) use(ctx context.Context, variant string) error {
 		// In reverse: bindings go before the policies and parameters
 		// they use.
 		for _, obj := range slices.Backward(objs) {
+			// A namespace stays: deleting it takes seconds, and
+			// installing into it while it terminates fails.
+			if obj.GetObjectKind().GroupVersionKind().Kind == "Namespace" {
+				continue
+			}
 			if err := s.client.Delete(ctx, obj.DeepCopyObject().(client.Object)); err != nil && !apierrors.IsNotFound(err) {
 				return fmt.Errorf("removing %s %s: %w", v, obj.GetName(), err)
 			}
