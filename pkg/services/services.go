@@ -1,8 +1,8 @@
 // Package services reads the Kubernetes Service a DestinationRule's host
 // names, whose ports are the scopes Istio builds a waypoint's clusters
-// for. The webhook reads one only for a rule that declares failover, by
-// name, never by a list or a watch: it keeps no cache of the cluster's
-// Services.
+// for. The webhook reads one only for a rule that declares failover and
+// whose verdict the ports can change (validate.TargetOf), by name, never
+// by a list or a watch: it keeps no cache of the cluster's Services.
 package services
 
 import (

@@ -118,8 +118,12 @@ func EvaluateFor(spec *networking.DestinationRule, specPath *field.Path, t Targe
 	}
 	if t.Service == nil && t.ServiceKey.Name != "" {
 		// The scopes were the conservative ones; say so where it matters.
+		why := "was not found"
+		if t.ServiceUnread {
+			why = "could not be read"
+		}
 		for i := range out.Violations {
-			out.Violations[i].Message += fmt.Sprintf(" (Service %s was not found, so every port named in portLevelSettings and any other port count)", t.ServiceKey.Name)
+			out.Violations[i].Message += fmt.Sprintf(" (Service %s %s, so every port named in portLevelSettings and any other port count)", t.ServiceKey.Name, why)
 		}
 	}
 	return out

@@ -77,19 +77,22 @@ func (h *Handler) WithServices(r ServiceReader) *Handler {
 
 // serviceLookup returns a lookup of Services for TargetOf, or nil when h
 // reads none. A Service that cannot be read is treated as absent: the rule
-// then uses its conservative scopes and its message says so.
-func (h *Handler) serviceLookup(ctx context.Context) func(types.NamespacedName) *corev1.Service {
+// then uses its conservative scopes, and unread reports that its message
+// should say so.
+func (h *Handler) serviceLookup(ctx context.Context) (lookup func(types.NamespacedName) *corev1.Service, unread func() bool) {
 	if h.services == nil {
-		return nil
+		return nil, func() bool { return false }
 	}
+	failed := false
 	return func(key types.NamespacedName) *corev1.Service {
 		svc, err := h.services.Service(ctx, key)
 		if err != nil {
 			log.FromContext(ctx).Error(err, "reading the Service of a DestinationRule; judging on conservative scopes", "service", key)
+			failed = true
 			return nil
 		}
 		return svc
-	}
+	}, func() bool { return failed }
 }
 
 func (h *Handler) decide(ctx context.Context, req admission.Request, dr, old *admittedRule, nsLabels map[string]string) (admit.Decision, error) {
@@ -97,7 +100,9 @@ func (h *Handler) decide(ctx context.Context, req admission.Request, dr, old *ad
 	if name == "" {
 		name = dr.Metadata.GenerateName
 	}
-	target := TargetOf(dr.spec, req.Namespace, h.serviceLookup(ctx))
+	lookup, unread := h.serviceLookup(ctx)
+	target := TargetOf(dr.spec, req.Namespace, lookup)
+	target.ServiceUnread = unread()
 	// An UPDATE that keeps the stored spec is ratcheted (verdict.Apply).
 	// The API server encodes both objects the same way, so a spec whose
 	// bytes did not change is unchanged; one whose bytes changed may

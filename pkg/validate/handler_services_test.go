@@ -2,13 +2,17 @@ package validate_test
 
 import (
 	"context"
+	"errors"
+	"strings"
 	"testing"
 
 	admissionv1 "k8s.io/api/admission/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"github.com/failover-webhook/failover-webhook/pkg/namespaces"
@@ -61,6 +65,59 @@ func TestHandlerReadsTheServiceOfTheHost(t *testing.T) {
 			resp := h.Handle(context.Background(), req)
 			if resp.Allowed != tc.allowed {
 				t.Errorf("allowed = %v, want %v: %+v", resp.Allowed, tc.allowed, resp.Result)
+			}
+		})
+	}
+}
+
+// A rule every conservative scope passes needs no Service: the handler
+// admits it without a read. A rule whose conservative scopes fail is read
+// for; when the read fails, the denial says the Service could not be read
+// rather than that it does not exist.
+func TestHandlerReadsOnlyWhenTheServiceCanMatter(t *testing.T) {
+	const compliantSpec = `{"host":"helloworld","trafficPolicy":{"outlierDetection":{"consecutive5xxErrors":1},` +
+		`"loadBalancer":{"localityLbSetting":{"failoverPriority":["topology.istio.io/cluster"]}}}}`
+	tests := map[string]struct {
+		spec     string
+		getErr   error
+		gets     int
+		allowed  bool
+		contains string
+	}{
+		"a compliant rule is admitted without a read":       {spec: compliantSpec, allowed: true},
+		"a rule with a hole on some port reads the Service": {spec: portEntrySpec, gets: 1, contains: "(Service helloworld was not found,"},
+		"a Service that cannot be read is said so":          {spec: portEntrySpec, getErr: errors.New("connection refused"), gets: 1, contains: "(Service helloworld could not be read,"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			gets := 0
+			api := fake.NewClientBuilder().WithInterceptorFuncs(interceptor.Funcs{
+				Get: func(ctx context.Context, c client.WithWatch, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
+					gets++
+					if tc.getErr != nil {
+						return tc.getErr
+					}
+					return c.Get(ctx, key, obj, opts...)
+				},
+			}).Build()
+			h := validate.NewHandler(namespaces.Static{}).WithServices(services.NewReader(api))
+			req := admission.Request{AdmissionRequest: admissionv1.AdmissionRequest{
+				UID:       "1",
+				Kind:      metav1.GroupVersionKind{Group: "networking.istio.io", Version: "v1", Kind: "DestinationRule"},
+				Resource:  metav1.GroupVersionResource{Group: "networking.istio.io", Version: "v1", Resource: "destinationrules"},
+				Namespace: "sample",
+				Operation: admissionv1.Create,
+				Object:    runtime.RawExtension{Raw: []byte(drJSON("v1", tc.spec))},
+			}}
+			resp := h.Handle(context.Background(), req)
+			if resp.Allowed != tc.allowed {
+				t.Errorf("allowed = %v, want %v: %+v", resp.Allowed, tc.allowed, resp.Result)
+			}
+			if gets != tc.gets {
+				t.Errorf("Service reads = %d, want %d", gets, tc.gets)
+			}
+			if tc.contains != "" && (resp.Result == nil || !strings.Contains(resp.Result.Message, tc.contains)) {
+				t.Errorf("message does not contain %q: %+v", tc.contains, resp.Result)
 			}
 		})
 	}

@@ -7,6 +7,7 @@ import (
 	apitype "istio.io/api/type/v1beta1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/failover-webhook/failover-webhook/pkg/keys"
 )
@@ -18,9 +19,14 @@ type Target struct {
 	// Service is the Kubernetes Service the rule's host names, read by
 	// the caller; nil when the host names none or it was not read.
 	Service *corev1.Service
-	// ServiceKey names the Service the host names; zero when it names
-	// none (a ServiceEntry host, a wildcard).
+	// ServiceKey names the Service the host names and was looked up;
+	// zero when it names none (a ServiceEntry host, a wildcard) or was
+	// not looked up (TargetOf).
 	ServiceKey types.NamespacedName
+	// ServiceUnread says the lookup of ServiceKey failed (an error, or
+	// too many reads at once) rather than found no Service; the scopes
+	// are the conservative ones either way.
+	ServiceUnread bool
 	// Waypoint is the waypoint the Service uses (its istio.io/use-waypoint
 	// label, else its namespace's); zero when unknown. A rule whose
 	// workloadSelector names the waypoint's Gateway selects its pods
@@ -106,8 +112,16 @@ func ServiceOf(host, namespace string) (types.NamespacedName, bool) {
 
 // TargetOf builds the Target of spec in namespace, reading the Service its
 // host names through lookup (nil when Services cannot be read; it returns
-// nil for a Service it does not have) only when spec declares failover:
-// only then do the ports matter.
+// nil for a Service it does not have) only when that can change the
+// findings: when spec declares failover and its conservative scopes find
+// something, or it has a workloadSelector. The Service's ports are a
+// subset of the conservative scopes (every port named in
+// portLevelSettings and any other port, each with both of a waypoint's
+// clusters), and each is judged the same way, so a rule every
+// conservative scope passes without a word passes on the Service's ports
+// too; only a selector rule depends on the Service's labels, which name
+// its waypoint (SelectsWaypoint). Most rules are such rules, and the
+// webhook then admits them without a read.
 func TargetOf(spec *networking.DestinationRule, namespace string, lookup func(types.NamespacedName) *corev1.Service) Target {
 	t := Target{Namespace: namespace}
 	if !DeclaresFailoverPolicy(spec) {
@@ -116,6 +130,11 @@ func TargetOf(spec *networking.DestinationRule, namespace string, lookup func(ty
 	key, ok := ServiceOf(spec.GetHost(), namespace)
 	if !ok || lookup == nil {
 		return t
+	}
+	if spec.GetWorkloadSelector() == nil {
+		if f := EvaluateFor(spec, field.NewPath("spec"), t); len(f.Violations) == 0 && len(f.Warnings) == 0 {
+			return t
+		}
 	}
 	t.ServiceKey, t.Service = key, lookup(key)
 	if t.Service != nil {
