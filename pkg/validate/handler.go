@@ -60,6 +60,7 @@ func NewHandler(ns namespaces.LabelGetter) *Handler {
 		Kind:          GroupKind,
 		Resources:     resources,
 		Decode:        decode,
+		DecodeOld:     decodeStored,
 		Decide:        h.decide,
 	})
 	return h
@@ -154,6 +155,22 @@ type admittedRule struct {
 
 // decode reads a DestinationRule of the given networking.istio.io version.
 func decode(raw []byte, version string) (*admittedRule, error) {
+	dr, err := decodeStored(raw, version)
+	if err != nil {
+		return nil, err
+	}
+	spec, err := decodeAdmittedSpec(dr.RawSpec)
+	if err != nil {
+		return nil, fmt.Errorf("spec: %w", err)
+	}
+	dr.spec = spec
+	return dr, nil
+}
+
+// decodeStored reads the stored DestinationRule of an UPDATE: its name and
+// its spec as sent, which decide compares with the new one's; its spec is
+// decoded (sameSpec) only when the comparison of the bytes cannot tell.
+func decodeStored(raw []byte, version string) (*admittedRule, error) {
 	if _, ok := versions[version]; !ok {
 		return nil, fmt.Errorf("networking.istio.io has no DestinationRule version %q", version)
 	}
@@ -164,11 +181,6 @@ func decode(raw []byte, version string) (*admittedRule, error) {
 	if bytes.Equal(dr.RawSpec, []byte("null")) {
 		dr.RawSpec = nil
 	}
-	spec, err := decodeAdmittedSpec(dr.RawSpec)
-	if err != nil {
-		return nil, fmt.Errorf("spec: %w", err)
-	}
-	dr.spec = spec
 	return dr, nil
 }
 

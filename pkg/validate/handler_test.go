@@ -477,3 +477,37 @@ func counterValue(t testing.TB, c interface{ Write(*dto.Metric) error }) float64
 	}
 	return m.GetCounter().GetValue()
 }
+
+// The stored object of an UPDATE is read for its spec's bytes only: the
+// rule judges the new spec, and the stored one is decoded only to tell an
+// unchanged spec written differently from a changed one when the new spec
+// is denied. A stored spec the decoder cannot read (the API server stored
+// it under another schema) therefore neither blocks a compliant update nor
+// lets a violating one through.
+func TestValidateHandlerReadsTheStoredSpecOnlyForTheRatchet(t *testing.T) {
+	unreadable := drJSON("v1", `{"host":5}`)
+	tests := map[string]struct {
+		object      string
+		wantAllowed bool
+		wantCode    int32
+		wantMessage string
+	}{
+		"a compliant update is judged on its own spec": {object: drJSON("v1", guideSpec), wantAllowed: true},
+		"a violating update cannot be compared with the stored spec: an error, not an admission": {
+			object: drJSON("v1", noOutlierSpec), wantCode: http.StatusInternalServerError, wantMessage: "decoding the old DestinationRule's spec",
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			srv := newServer(t, namespaces.Static{})
+			resp := post(t, srv, "application/json", review{operation: "UPDATE", object: tc.object, oldObject: unreadable}.body(t)).Response
+			if tc.wantAllowed {
+				if !resp.Allowed {
+					t.Fatalf("denied: %+v", resp.Result)
+				}
+				return
+			}
+			admissiontest.CheckError(t, resp, tc.wantCode, tc.wantMessage)
+		})
+	}
+}
