@@ -48,9 +48,12 @@ type CacheFirst struct {
 // Bounds of the live reads of CacheFirst.
 const (
 	// LiveReadsPerSecond and LiveReadBurst bound reads of names the cache
-	// does not hold; more are answered as unavailable without a read. They
-	// stay under client-go's own default limit (5 a second, bursts of 10),
-	// so a read allowed here is sent at once, never queued behind others.
+	// does not hold; more are answered as unavailable without a read. With
+	// --kubeconfig, client-go's own default limit (5 a second, bursts of
+	// 10) applies and these stay under it, so a read allowed here is sent
+	// at once, never queued behind others; in a cluster controller-runtime
+	// turns the client-side limit off (QPS -1, leaving API Priority and
+	// Fairness), and these bounds alone keep the reads few.
 	LiveReadsPerSecond = 4
 	LiveReadBurst      = 8
 	// missingTTL is how long a name the API server did not find is

@@ -45,9 +45,12 @@ const (
 	RecentFor = 5 * time.Second
 	// RecentServices bounds the Services remembered.
 	RecentServices = 1024
-	// ReadsPerSecond and ReadBurst bound the reads; they stay under
-	// client-go's default limit (5 a second, bursts of 10), so that an
-	// allowed read is sent at once.
+	// ReadsPerSecond and ReadBurst bound the reads. With --kubeconfig,
+	// client-go's default limit (5 a second, bursts of 10) applies and
+	// these stay under it, so that an allowed read is sent at once; in a
+	// cluster controller-runtime turns the client-side limit off (QPS -1,
+	// leaving API Priority and Fairness), and these bounds alone keep the
+	// reads few.
 	ReadsPerSecond = 4
 	ReadBurst      = 8
 	// MaxWait is the longest an admission waits for the rate to allow a
