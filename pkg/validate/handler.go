@@ -21,6 +21,7 @@ import (
 
 	"github.com/failover-webhook/failover-webhook/pkg/admit"
 	"github.com/failover-webhook/failover-webhook/pkg/metrics"
+	"github.com/failover-webhook/failover-webhook/pkg/mode"
 	"github.com/failover-webhook/failover-webhook/pkg/namespaces"
 )
 
@@ -102,6 +103,11 @@ func (h *Handler) decide(ctx context.Context, req admission.Request, dr, old *ad
 		name = dr.Metadata.GenerateName
 	}
 	lookup, unread := h.serviceLookup(ctx)
+	if m, _ := mode.FromLabels(nsLabels); m == mode.Off {
+		// Admit judges nothing in such a namespace: a live read, which
+		// may wait for the read rate, would be spent for nothing.
+		lookup = nil
+	}
 	target := TargetOf(dr.spec, req.Namespace, lookup)
 	target.ServiceUnread = unread()
 	// An UPDATE that keeps the stored spec is ratcheted (verdict.Apply).

@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
+	"github.com/failover-webhook/failover-webhook/pkg/keys"
 	"github.com/failover-webhook/failover-webhook/pkg/namespaces"
 	"github.com/failover-webhook/failover-webhook/pkg/services"
 	"github.com/failover-webhook/failover-webhook/pkg/validate"
@@ -26,6 +27,19 @@ import (
 const portEntrySpec = `{"host":"helloworld","trafficPolicy":{"outlierDetection":{},` +
 	`"loadBalancer":{"localityLbSetting":{"failoverPriority":["topology.istio.io/cluster"]}},` +
 	`"portLevelSettings":[{"port":{"number":9999},"loadBalancer":{"localityLbSetting":{"failoverPriority":["topology.istio.io/cluster"]}}}]}}`
+
+// createInSample is the admission request creating a v1 DestinationRule
+// with spec in namespace sample.
+func createInSample(spec string) admission.Request {
+	return admission.Request{AdmissionRequest: admissionv1.AdmissionRequest{
+		UID:       "1",
+		Kind:      metav1.GroupVersionKind{Group: "networking.istio.io", Version: "v1", Kind: "DestinationRule"},
+		Resource:  metav1.GroupVersionResource{Group: "networking.istio.io", Version: "v1", Resource: "destinationrules"},
+		Namespace: "sample",
+		Operation: admissionv1.Create,
+		Object:    runtime.RawExtension{Raw: []byte(drJSON("v1", spec))},
+	}}
+}
 
 func TestHandlerReadsTheServiceOfTheHost(t *testing.T) {
 	service := func(port int32) *corev1.Service {
@@ -54,15 +68,7 @@ func TestHandlerReadsTheServiceOfTheHost(t *testing.T) {
 				}
 				h = h.WithServices(services.NewReader(b.Build()))
 			}
-			req := admission.Request{AdmissionRequest: admissionv1.AdmissionRequest{
-				UID:       "1",
-				Kind:      metav1.GroupVersionKind{Group: "networking.istio.io", Version: "v1", Kind: "DestinationRule"},
-				Resource:  metav1.GroupVersionResource{Group: "networking.istio.io", Version: "v1", Resource: "destinationrules"},
-				Namespace: "sample",
-				Operation: admissionv1.Create,
-				Object:    runtime.RawExtension{Raw: []byte(drJSON("v1", portEntrySpec))},
-			}}
-			resp := h.Handle(context.Background(), req)
+			resp := h.Handle(context.Background(), createInSample(portEntrySpec))
 			if resp.Allowed != tc.allowed {
 				t.Errorf("allowed = %v, want %v: %+v", resp.Allowed, tc.allowed, resp.Result)
 			}
@@ -79,14 +85,16 @@ func TestHandlerReadsOnlyWhenTheServiceCanMatter(t *testing.T) {
 		`"loadBalancer":{"localityLbSetting":{"failoverPriority":["topology.istio.io/cluster"]}}}}`
 	tests := map[string]struct {
 		spec     string
+		nsLabels map[string]string
 		getErr   error
 		gets     int
 		allowed  bool
 		contains string
 	}{
-		"a compliant rule is admitted without a read":       {spec: compliantSpec, allowed: true},
-		"a rule with a hole on some port reads the Service": {spec: portEntrySpec, gets: 1, contains: "(Service helloworld was not found,"},
-		"a Service that cannot be read is said so":          {spec: portEntrySpec, getErr: errors.New("connection refused"), gets: 1, contains: "(Service helloworld could not be read,"},
+		"a compliant rule is admitted without a read":              {spec: compliantSpec, allowed: true},
+		"a rule with a hole on some port reads the Service":        {spec: portEntrySpec, gets: 1, contains: "(Service helloworld was not found,"},
+		"a namespace in mode off judges nothing, so reads nothing": {spec: portEntrySpec, nsLabels: map[string]string{keys.Enforcement: "off"}, allowed: true},
+		"a Service that cannot be read is said so":                 {spec: portEntrySpec, getErr: errors.New("connection refused"), gets: 1, contains: "(Service helloworld could not be read,"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -100,16 +108,8 @@ func TestHandlerReadsOnlyWhenTheServiceCanMatter(t *testing.T) {
 					return c.Get(ctx, key, obj, opts...)
 				},
 			}).Build()
-			h := validate.NewHandler(namespaces.Static{}).WithServices(services.NewReader(api))
-			req := admission.Request{AdmissionRequest: admissionv1.AdmissionRequest{
-				UID:       "1",
-				Kind:      metav1.GroupVersionKind{Group: "networking.istio.io", Version: "v1", Kind: "DestinationRule"},
-				Resource:  metav1.GroupVersionResource{Group: "networking.istio.io", Version: "v1", Resource: "destinationrules"},
-				Namespace: "sample",
-				Operation: admissionv1.Create,
-				Object:    runtime.RawExtension{Raw: []byte(drJSON("v1", tc.spec))},
-			}}
-			resp := h.Handle(context.Background(), req)
+			h := validate.NewHandler(namespaces.Static{"sample": tc.nsLabels}).WithServices(services.NewReader(api))
+			resp := h.Handle(context.Background(), createInSample(tc.spec))
 			if resp.Allowed != tc.allowed {
 				t.Errorf("allowed = %v, want %v: %+v", resp.Allowed, tc.allowed, resp.Result)
 			}
