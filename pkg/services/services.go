@@ -74,6 +74,11 @@ func (r *Reader) Service(ctx context.Context, key types.NamespacedName) (*corev1
 		return v.(*corev1.Service), nil
 	}
 	result := r.flight.DoChan(key.String(), func() (any, error) {
+		// A read that ended between the lookup above and this flight
+		// has remembered its answer: use it rather than read again.
+		if v, ok := r.recent.Get(key); ok {
+			return v, nil
+		}
 		// The read outlives the admission that started it: others may
 		// be waiting for it.
 		return r.read(context.WithoutCancel(ctx), key)
