@@ -21,10 +21,12 @@ import (
 var review = []byte(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"1","operation":"CREATE","kind":{"version":"v1","kind":"Service"},"resource":{"version":"v1","resource":"services"},"object":{}}}`)
 
 // limitedServer serves controller-runtime's admission webhook behind the
-// limits; handle runs for each admission.
-func limitedServer(t *testing.T, limits Limits, handle func(ctx context.Context)) string {
+// limits; handle runs for each admission. The limiter is returned so that a
+// test can see which requests it holds.
+func limitedServer(t *testing.T, limits Limits, handle func(ctx context.Context)) (string, *limiter) {
 	t.Helper()
-	h := newLimiter(limits).wrap(NewAdmission(admission.HandlerFunc(func(ctx context.Context, _ admission.Request) admission.Response {
+	l := newLimiter(limits)
+	h := l.wrap(NewAdmission(admission.HandlerFunc(func(ctx context.Context, _ admission.Request) admission.Response {
 		handle(ctx)
 		if ctx.Err() != nil {
 			return admission.Errored(http.StatusServiceUnavailable, ctx.Err())
@@ -33,7 +35,7 @@ func limitedServer(t *testing.T, limits Limits, handle func(ctx context.Context)
 	})))
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	return srv.URL
+	return srv.URL, l
 }
 
 // post sends body (chunked when size is -1) and returns the status code and
@@ -89,7 +91,7 @@ func TestLimitsOnBodySize(t *testing.T) {
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			reached := false
-			url := limitedServer(t, DefaultLimits(), func(context.Context) { reached = true })
+			url, _ := limitedServer(t, DefaultLimits(), func(context.Context) { reached = true })
 			var body io.Reader = bytes.NewReader(tc.body)
 			size := int64(len(tc.body))
 			if tc.chunked {
@@ -180,7 +182,7 @@ func TestLimitsUnderHostileClients(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			done := make(chan struct{})
 			defer close(done)
-			url := limitedServer(t, tc.limits, func(ctx context.Context) {
+			url, l := limitedServer(t, tc.limits, func(ctx context.Context) {
 				if tc.blockHandler {
 					select {
 					case <-ctx.Done():
@@ -199,7 +201,14 @@ func TestLimitsUnderHostileClients(t *testing.T) {
 				}
 				held.Go(func() { _, _, _ = post(url, body, size) })
 			}
-			time.Sleep(200 * time.Millisecond) // the held requests are in
+			// The held requests are in: each has its budget and counts
+			// as in flight, however slowly the machine schedules them.
+			for deadline := time.Now().Add(10 * time.Second); l.inFlight.Load() < int64(len(tc.hold)); {
+				if time.Now().After(deadline) {
+					t.Fatalf("%d of %d held requests in flight after 10 s", l.inFlight.Load(), len(tc.hold))
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
 			var body io.Reader = bytes.NewReader(tc.then)
 			size := int64(len(tc.then))
 			if tc.then == nil {
