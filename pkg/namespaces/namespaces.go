@@ -111,7 +111,14 @@ func (c *CacheFirst) NamespaceLabels(ctx context.Context, name string) (map[stri
 	if _, missing := c.missing.Get(name); missing {
 		return nil, &UnavailableError{Namespace: name, cause: err}
 	}
-	result := c.flight.DoChan(name, func() (any, error) { return c.readLive(ctx, name) })
+	result := c.flight.DoChan(name, func() (any, error) {
+		// A read that ended between the lookup above and this flight
+		// has remembered a missing name: answer as it did.
+		if _, missing := c.missing.Get(name); missing {
+			return nil, err
+		}
+		return c.readLive(ctx, name)
+	})
 	select {
 	case <-ctx.Done():
 		return nil, &UnavailableError{Namespace: name, cause: ctx.Err()}

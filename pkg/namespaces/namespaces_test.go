@@ -50,6 +50,7 @@ func TestCacheFirst(t *testing.T) {
 
 		wantLabels   map[string]string // for names[0], when found
 		wantLiveGets int64
+		refills      bool // wantLiveGets plus what the rate refills while the lookups run
 		wantErr      bool
 	}{
 		"a namespace in the cache is read from it": {
@@ -64,7 +65,7 @@ func TestCacheFirst(t *testing.T) {
 			names: repeat("ghost", 50), wantLiveGets: 1, wantErr: true,
 		},
 		"a flood of random unknown names makes no more live reads than the burst": {
-			names: random(300), wantLiveGets: LiveReadBurst, wantErr: true,
+			names: random(300), wantLiveGets: LiveReadBurst, refills: true, wantErr: true,
 		},
 	}
 	for name, tc := range tests {
@@ -84,8 +85,14 @@ func TestCacheFirst(t *testing.T) {
 			if took := time.Since(start); took > time.Second {
 				t.Errorf("%d lookups took %s: unknown names must not queue", len(tc.names), took)
 			}
-			if got := live.gets.Load(); got != tc.wantLiveGets {
-				t.Errorf("%d live reads, want %d", got, tc.wantLiveGets)
+			// Lookups of many names may spread over time on a busy
+			// machine: the rate refills meanwhile.
+			refilled := int64(0)
+			if tc.refills {
+				refilled = int64(LiveReadsPerSecond * time.Since(start).Seconds())
+			}
+			if got := live.gets.Load(); got < tc.wantLiveGets || got > tc.wantLiveGets+refilled {
+				t.Errorf("%d live reads, want %d (+%d refilled while they ran)", got, tc.wantLiveGets, refilled)
 			}
 			for i, err := range errs {
 				if (err != nil) != tc.wantErr {
