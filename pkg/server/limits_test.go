@@ -14,6 +14,7 @@ import (
 
 	admissionv1 "k8s.io/api/admission/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 )
 
@@ -203,11 +204,10 @@ func TestLimitsUnderHostileClients(t *testing.T) {
 			}
 			// The held requests are in: each has its budget and counts
 			// as in flight, however slowly the machine schedules them.
-			for deadline := time.Now().Add(10 * time.Second); l.inFlight.Load() < int64(len(tc.hold)); {
-				if time.Now().After(deadline) {
-					t.Fatalf("%d of %d held requests in flight after 10 s", l.inFlight.Load(), len(tc.hold))
-				}
-				time.Sleep(10 * time.Millisecond)
+			if err := wait.PollUntilContextTimeout(context.Background(), 10*time.Millisecond, 10*time.Second, true, func(context.Context) (bool, error) {
+				return l.inFlight.Load() >= int64(len(tc.hold)), nil
+			}); err != nil {
+				t.Fatalf("%d of %d held requests in flight after 10 s: %v", l.inFlight.Load(), len(tc.hold), err)
 			}
 			var body io.Reader = bytes.NewReader(tc.then)
 			size := int64(len(tc.then))
