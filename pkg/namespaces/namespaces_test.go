@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -16,15 +17,20 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
-// reader serves the namespaces it holds, counting Gets, each taking delay.
+// reader serves the namespaces it holds, counting Gets, each taking delay
+// and, when release is set, held until it is closed.
 type reader struct {
-	labels map[string]map[string]string
-	delay  time.Duration
-	gets   atomic.Int64
+	labels  map[string]map[string]string
+	delay   time.Duration
+	release chan struct{}
+	gets    atomic.Int64
 }
 
 func (r *reader) Get(ctx context.Context, key client.ObjectKey, obj client.Object, _ ...client.GetOption) error {
 	r.gets.Add(1)
+	if r.release != nil {
+		<-r.release
+	}
 	select {
 	case <-time.After(r.delay):
 	case <-ctx.Done():
@@ -116,6 +122,27 @@ func TestCacheFirstRemembersAMissingName(t *testing.T) {
 	}
 	if got := live.gets.Load(); got != 1 {
 		t.Errorf("%d live reads of one missing name, want 1", got)
+	}
+}
+
+func TestConcurrentLookupsOfAMissingNameShareOneRead(t *testing.T) {
+	live := &reader{release: make(chan struct{})}
+	c := NewCacheFirst(&reader{}, live)
+	var wg sync.WaitGroup
+	for range 20 {
+		wg.Go(func() {
+			if _, err := c.NamespaceLabels(context.Background(), "ghost"); err == nil {
+				t.Error("no error for a missing namespace")
+			}
+		})
+	}
+	for live.gets.Load() == 0 {
+		runtime.Gosched() // until the one read starts; then it answers everyone
+	}
+	close(live.release)
+	wg.Wait()
+	if got := live.gets.Load(); got != 1 {
+		t.Errorf("%d live reads for 20 concurrent lookups of one missing name, want 1", got)
 	}
 }
 
